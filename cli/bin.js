@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The `matting-engine` command. TypeScript runs through tsx's loader, so a clone works without a
+// build step. Dawn and Mesa print start-up warnings from native code straight to stderr; unless
+// --verbose (or DEBUG) is given, the command runs in a child process whose stderr is filtered.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const verbose = args.includes('--verbose') || !!process.env.DEBUG;
+
+if (verbose || process.env.MATTING_ENGINE_CHILD) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(join(here, 'main.ts'));
+} else {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+    stdio: ['inherit', 'inherit', 'pipe'],
+    env: { ...process.env, MATTING_ENGINE_CHILD: '1', MATTING_STDERR_TTY: process.stderr.isTTY ? '1' : '' },
+  });
+  // Native warnings: "Warning: ..." followed by indented "at operator() (...)" lines, and Mesa's notes.
+  const noise = [/^Warning: /, /^\s+at operator\(\) \(/, /^error: XDG_RUNTIME_DIR/, /^MESA: /, /^WARNING: lavapipe/];
+  let skippingTrace = false;
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (noise.some((re) => re.test(line))) {
+      skippingTrace = true;
+      return;
+    }
+    if (skippingTrace && /^\s+at /.test(line)) return;
+    skippingTrace = false;
+    process.stderr.write(line + '\n');
+  });
+  // Ctrl-C reaches the child through the terminal's process group; only wait for it here.
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+}

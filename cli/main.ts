@@ -1,0 +1,37 @@
+/** Verb dispatch and the one place where errors become a single clear line and an exit code. */
+import { UsageError } from './args.ts';
+import { BadBackendError, NoAdapterError } from '../engine/device.ts';
+
+const VERBS: Record<string, { summary: string; run: () => Promise<(argv: string[]) => Promise<number>> }> = {
+  info: { summary: 'show the WebGPU adapter, its limits, and run a self-check', run: async () => (await import('./info.ts')).infoCommand },
+  'setup-gpu': { summary: "install Mesa's software WebGPU driver when no adapter works (Debian/Ubuntu, root)", run: async () => (await import('./setup-gpu.ts')).setupGpuCommand },
+};
+
+function usage(): string {
+  const rows = Object.entries(VERBS).map(([k, v]) => `  ${k.padEnd(12)} ${v.summary}`);
+  return `matting-engine: Deep Image Matting on WebGPU\n\nUsage: matting-engine <command> [options]\n\nCommands:\n${rows.join('\n')}\n\nRun 'matting-engine <command> --help' for a command's options.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const entry = VERBS[verb];
+  if (!entry) throw new UsageError(`unknown command '${verb}'; commands: ${Object.keys(VERBS).join(', ')}`);
+  return (await entry.run())(rest);
+}
+
+const argv = process.argv.slice(2);
+const debug = argv.includes('--debug');
+try {
+  process.exitCode = await main(argv);
+} catch (e) {
+  const err = e as Error;
+  if (debug) console.error(err);
+  else console.error(`matting-engine: ${err.message ?? String(err)}`);
+  process.exitCode = e instanceof UsageError || e instanceof BadBackendError ? 2 : e instanceof NoAdapterError ? 3 : 1;
+}
+// A live Dawn instance can keep the event loop alive: end explicitly.
+process.exit(process.exitCode ?? 0);

@@ -124,20 +124,21 @@ export class Tensor {
     return keep(new Tensor(this.shape, this.storage.retain(), this.dtype));
   }
 
-  /** Reads the data back to the CPU (waits for the GPU). */
-  async data(): Promise<Float32Array | Int32Array> {
+  /** Reads the data back to the CPU (waits for the GPU); i32 tensors are converted to floats. */
+  async data(): Promise<Float32Array> {
     const bytes = await engine().read(this.buffer, 0, this.byteLength);
-    return this.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+    return this.dtype === 'i32' ? Float32Array.from(new Int32Array(bytes)) : new Float32Array(bytes);
   }
 
-  async dataF32(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new Error('dataF32() on an i32 tensor');
-    return (await this.data()) as Float32Array;
+  /** Reads an i32 tensor (pooling indices) back exactly. */
+  async dataInt(): Promise<Int32Array> {
+    if (this.dtype !== 'i32') throw new Error('dataInt() on an f32 tensor');
+    return new Int32Array(await engine().read(this.buffer, 0, this.byteLength));
   }
 
   /** Nested arrays in the tensor's shape (a number for a scalar). */
   async toArray(): Promise<unknown> {
-    const flat = Array.from(await this.data());
+    const flat: number[] = Array.from(this.dtype === 'i32' ? await this.dataInt() : await this.data());
     if (this.shape.length === 0) return flat[0];
     const build = (dim: number, offset: number): unknown[] => {
       const n = this.shape[dim]!;

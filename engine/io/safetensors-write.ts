@@ -153,7 +153,7 @@ export async function writeSafetensors(
   const { header, items } = plan(path, tensors, metadata);
 
   const tmp = tempNameFor(path);
-  const fh = await open(path, "w");
+  const fh = await open(tmp, 'wx');
   let closed = false;
   try {
     try {
@@ -171,7 +171,7 @@ export async function writeSafetensors(
     await fh.sync();
     closed = true;
     await fh.close();
-
+    await rename(tmp, path);
   } catch (e) {
     if (!closed) await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});

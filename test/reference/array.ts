@@ -120,8 +120,3 @@ export function unravel(flat: number, shape: readonly number[]): number[] {
   return idx;
 }
 
-/** Element of a 4-D NCHW array (no bounds check beyond what the caller guarantees). */
-export function at4(a: Arr, n: number, c: number, h: number, w: number): number {
-  const [, C, H, W] = a.shape as [number, number, number, number];
-  return a.data[((n * C + c) * H + h) * W + w];
-}

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { access, open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -135,6 +135,18 @@ describe('round trip', () => {
     expect([...(await readSafetensors(p1)).tensors.keys()]).toEqual(['zeta', 'alpha']);
   });
 
+  it('an empty checkpoint (no tensors) round-trips', async () => {
+    const p = join(dir, 'empty.safetensors');
+    await writeSafetensors(p, new Map(), { only: 'metadata' });
+    const { metadata, tensors } = await readSafetensors(p);
+    expect(tensors.size).toBe(0);
+    expect({ ...metadata }).toEqual({ only: 'metadata' });
+    await writeSafetensors(p, {});
+    const bytes = new Uint8Array(await readFile(p));
+    expect(same(bytes, concatBytes(u64le(8), new TextEncoder().encode('{}      ')))).toBe(true);
+    expect((await readSafetensors(p)).tensors.size).toBe(0);
+  });
+
   it('leaves no temp files behind', async () => {
     const names = await readdir(dir);
     expect(names.filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -157,6 +169,63 @@ describe('round trip', () => {
     expect(metadata.constructor).toBe('c');
     expect(({} as Record<string, unknown>).constructor).toBe(Object);
     expect(typeof ({} as Record<string, unknown>).toString).toBe('function');
+  });
+});
+
+describe('streaming I/O', () => {
+  it('writes one tensor per write call and reads each tensor with one positional read', async () => {
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as {
+      write: (...a: unknown[]) => Promise<unknown>;
+      read: (...a: unknown[]) => Promise<unknown>;
+      sync: (...a: unknown[]) => Promise<unknown>;
+    };
+    await probe.close();
+    const { write, read, sync } = proto;
+    const path = join(dir, 'stream.safetensors');
+    const syncs: boolean[] = []; // did the target exist when sync() was called?
+    proto.sync = async function (this: unknown, ...a: unknown[]) {
+      syncs.push(await access(path).then(() => true, () => false));
+      return sync.apply(this, a);
+    };
+    const writes: { length: number; position: unknown }[] = [];
+    const reads: { length: number; position: unknown }[] = [];
+    proto.write = function (this: unknown, ...a: unknown[]) {
+      writes.push({ length: a[2] as number, position: a[3] });
+      return write.apply(this, a);
+    };
+    proto.read = function (this: unknown, ...a: unknown[]) {
+      reads.push({ length: a[2] as number, position: a[3] });
+      return read.apply(this, a);
+    };
+    try {
+      const src = new Map([
+        ['a', f32Entry([1024], new Float32Array(1024).fill(1))],
+        ['b', f32Entry([2048], new Float32Array(2048).fill(2))],
+      ]);
+      await writeSafetensors(path, src);
+      // fsync of the temp file before the rename, then fsync of the folder after it.
+      expect(syncs).toEqual([false, true]);
+      const headerBytes = writes[0]!.length;
+      expect(headerBytes % 8).toBe(0);
+      expect(writes).toEqual([
+        { length: headerBytes, position: 0 },
+        { length: 4096, position: headerBytes },
+        { length: 8192, position: headerBytes + 4096 },
+      ]);
+      await readSafetensors(path);
+      // 8-byte length, header, then one positional read per tensor.
+      expect(reads).toEqual([
+        { length: 8, position: 0 },
+        { length: headerBytes - 8, position: 8 },
+        { length: 4096, position: headerBytes },
+        { length: 8192, position: headerBytes + 4096 },
+      ]);
+    } finally {
+      proto.write = write;
+      proto.read = read;
+      proto.sync = sync;
+    }
   });
 });
 

@@ -1,0 +1,255 @@
+/**
+ * conv2d as tiled implicit GEMM, three kernels that also serve convTranspose2d:
+ *
+ * - `conv2dForward`:        y[n,o,oy,ox]  = sum_{c,ky,kx} x[n,c,iy,ix] w[o,c,ky,kx]  (GEMM M=N*OH*OW, N=O, K=C*KH*KW)
+ * - `conv2dBackwardData`:   dx[n,c,iy,ix] = sum_{o,ky,kx} dy[n,o,oy,ox] w[o,c,ky,kx] (M=N*H*W, N=C, K=O*KH*KW)
+ * - `conv2dBackwardWeight`: dw[o,c,ky,kx] = sum_{n,oy,ox} dy[n,o,oy,ox] x[n,c,iy,ix] (M=O, N=C*KH*KW, K=N*OH*OW, split-K)
+ *
+ * with iy = oy*SH - PT + ky*DH (ix likewise). Each invocation owns a 4x4 register tile (4 GEMM rows
+ * by 4 columns, a vec4 of accumulators per row) and reads its operands straight from global memory
+ * with no workgroup memory: on llvmpipe (invocations run as SIMD lanes) barriers are very costly and
+ * register blocking is ~20x faster than shared-memory tiling (../shared/docs/software-gpu.md).
+ * The layout is NCHW and PyTorch's [out, in, kh, kw] weights, unchanged.
+ */
+import { flatIndex, type KernelDef } from './kernel.ts';
+
+export const CONV_WG = 64;
+
+/** Shapes of one conv (in conv terms; a transposed conv maps onto it, see ops/conv.ts). */
+export interface ConvGeometry {
+  N: number; C: number; H: number; W: number;
+  O: number; OH: number; OW: number;
+  KH: number; KW: number;
+  SH: number; SW: number;
+  PT: number; PL: number;
+  DH: number; DW: number;
+}
+
+const GEOMETRY_UNIFORMS = [
+  ['N', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'],
+  ['O', 'u32'], ['OH', 'u32'], ['OW', 'u32'],
+  ['KH', 'u32'], ['KW', 'u32'], ['SH', 'u32'], ['SW', 'u32'],
+  ['PT', 'i32'], ['PL', 'i32'], ['DH', 'u32'], ['DW', 'u32'],
+] as const;
+
+/** Window offsets (see binding.ts) and the channel slice a launch covers (big weights are split). */
+const WINDOW_UNIFORMS = [
+  ['xOff', 'u32'], ['wOff', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'],
+  ['oBase', 'u32'], ['oCount', 'u32'], ['hasBias', 'u32'],
+] as const;
+
+export const conv2dForward: KernelDef = {
+  name: 'conv2dForward',
+  uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
+  storage: [
+    ['x', 'read', 'array<f32>'],
+    ['w', 'read', 'array<f32>'],
+    ['bias', 'read', 'array<f32>'],
+    ['y', 'write', 'array<f32>'],
+  ],
+  body: `
+// One invocation: 4 consecutive output pixels (GEMM rows) x 4 output channels of the slice.
+@compute @workgroup_size(${CONV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = ${flatIndex(CONV_WG)};
+  let M = u.N * u.OH * u.OW;
+  let rowTiles = (M + 3u) / 4u;
+  let colTiles = (u.oCount + 3u) / 4u;
+  if (t >= rowTiles * colTiles) { return; }
+  let m0 = (t % rowTiles) * 4u;
+  let o0 = (t / rowTiles) * 4u;
+  let plane = u.OH * u.OW;
+  let K = u.C * u.KH * u.KW;
+  var xBase: array<i32, 4>;
+  var iy0: array<i32, 4>;
+  var ix0: array<i32, 4>;
+  for (var p = 0u; p < 4u; p++) {
+    let m = min(m0 + p, M - 1u);
+    let n = m / plane;
+    let r = m % plane;
+    iy0[p] = i32((r / u.OW) * u.SH) - u.PT;
+    ix0[p] = i32((r % u.OW) * u.SW) - u.PL;
+    xBase[p] = i32(n * u.C * u.H * u.W) - i32(u.xOff);
+  }
+  // Rows of w for the 4 channels (clamped: a missing channel recomputes the last, never written).
+  var wRow: array<u32, 4>;
+  for (var q = 0u; q < 4u; q++) { wRow[q] = min(o0 + q, u.oCount - 1u) * K - u.wOff; }
+  var acc: array<vec4<f32>, 4>;
+  for (var c = 0u; c < u.C; c++) {
+    let xc = i32(c * u.H * u.W);
+    for (var ky = 0u; ky < u.KH; ky++) {
+      for (var kx = 0u; kx < u.KW; kx++) {
+        let k = (c * u.KH + ky) * u.KW + kx;
+        let wv = vec4<f32>(w[wRow[0] + k], w[wRow[1] + k], w[wRow[2] + k], w[wRow[3] + k]);
+        let dy = i32(ky * u.DH);
+        let dx = i32(kx * u.DW);
+        for (var p = 0u; p < 4u; p++) {
+          let iy = iy0[p] + dy;
+          let ix = ix0[p] + dx;
+          if (iy >= 0 && iy < i32(u.H) && ix >= 0 && ix < i32(u.W)) {
+            acc[p] += x[u32(xBase[p] + xc + iy * i32(u.W) + ix)] * wv;
+          }
+        }
+      }
+    }
+  }
+  for (var p = 0u; p < 4u; p++) {
+    let m = m0 + p;
+    if (m >= M) { break; }
+    let n = m / plane;
+    let r = m % plane;
+    for (var q = 0u; q < 4u; q++) {
+      let o = o0 + q;
+      if (o >= u.oCount) { break; }
+      var v = acc[p][q];
+      if (u.hasBias != 0u) { v += bias[o - u.bOff]; }
+      y[(n * u.O + u.oBase + o) * plane + r - u.yOff] = v;
+    }
+  }
+}`,
+};
+
+export const conv2dBackwardData: KernelDef = {
+  name: 'conv2dBackwardData',
+  uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
+  storage: [
+    ['dy', 'read', 'array<f32>'],
+    ['w', 'read', 'array<f32>'],
+    ['dx', 'write', 'array<f32>'],
+  ],
+  body: `
+// One invocation: 4 consecutive input pixels x 4 input channels; sums over the output channels
+// oBase .. oBase+oCount (the weight slice bound) and the kernel taps that reach each pixel.
+@compute @workgroup_size(${CONV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = ${flatIndex(CONV_WG)};
+  let M = u.N * u.H * u.W;
+  let rowTiles = (M + 3u) / 4u;
+  let colTiles = (u.C + 3u) / 4u;
+  if (t >= rowTiles * colTiles) { return; }
+  let m0 = (t % rowTiles) * 4u;
+  let c0 = (t / rowTiles) * 4u;
+  let plane = u.H * u.W;
+  let oplane = u.OH * u.OW;
+  let KK = u.KH * u.KW;
+  var dyBase: array<i32, 4>;
+  var ty: array<i32, 4>;
+  var tx: array<i32, 4>;
+  for (var p = 0u; p < 4u; p++) {
+    let m = min(m0 + p, M - 1u);
+    let n = m / plane;
+    let r = m % plane;
+    ty[p] = i32(r / u.W) + u.PT;
+    tx[p] = i32(r % u.W) + u.PL;
+    dyBase[p] = i32((n * u.O + u.oBase) * oplane) - i32(u.yOff);
+  }
+  var cCol: array<u32, 4>;
+  for (var q = 0u; q < 4u; q++) { cCol[q] = min(c0 + q, u.C - 1u) * KK; }
+  var acc: array<vec4<f32>, 4>;
+  for (var o = 0u; o < u.oCount; o++) {
+    let wo = o * u.C * KK - u.wOff;
+    let dyo = i32(o * oplane);
+    for (var ky = 0u; ky < u.KH; ky++) {
+      for (var kx = 0u; kx < u.KW; kx++) {
+        let kk = ky * u.KW + kx;
+        let wv = vec4<f32>(w[wo + cCol[0] + kk], w[wo + cCol[1] + kk], w[wo + cCol[2] + kk], w[wo + cCol[3] + kk]);
+        for (var p = 0u; p < 4u; p++) {
+          let ny = ty[p] - i32(ky * u.DH);
+          let nx = tx[p] - i32(kx * u.DW);
+          if (ny < 0 || nx < 0) { continue; }
+          let oy = u32(ny) / u.SH;
+          let ox = u32(nx) / u.SW;
+          if (oy * u.SH != u32(ny) || ox * u.SW != u32(nx) || oy >= u.OH || ox >= u.OW) { continue; }
+          acc[p] += dy[u32(dyBase[p] + dyo + i32(oy * u.OW + ox))] * wv;
+        }
+      }
+    }
+  }
+  for (var p = 0u; p < 4u; p++) {
+    let m = m0 + p;
+    if (m >= M) { break; }
+    let n = m / plane;
+    let r = m % plane;
+    for (var q = 0u; q < 4u; q++) {
+      let c = c0 + q;
+      if (c >= u.C) { break; }
+      dx[(n * u.C + c) * plane + r - u.xOff] = acc[p][q];
+    }
+  }
+}`,
+};
+
+export const conv2dBackwardWeight: KernelDef = {
+  name: 'conv2dBackwardWeight',
+  uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS, ['splits', 'u32'], ['rowsPerSplit', 'u32']],
+  storage: [
+    ['x', 'read', 'array<f32>'],
+    ['dy', 'read', 'array<f32>'],
+    ['dw', 'write', 'array<f32>'],
+  ],
+  body: `
+// One invocation: 4 output channels (of the slice) x 4 weight columns (c,ky,kx), summed over the
+// output rows (n, oy) of its split; partial results land in dw[split][o][col] and are summed after.
+@compute @workgroup_size(${CONV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = ${flatIndex(CONV_WG)};
+  let KK = u.KH * u.KW;
+  let cols = u.C * KK;
+  let colTiles = (cols + 3u) / 4u;
+  let oTiles = (u.oCount + 3u) / 4u;
+  if (t >= colTiles * oTiles * u.splits) { return; }
+  let j0 = (t % colTiles) * 4u;
+  let rest = t / colTiles;
+  let o0 = (rest % oTiles) * 4u;
+  let s = rest / oTiles;
+  let plane = u.H * u.W;
+  let oplane = u.OH * u.OW;
+  var xcol: array<i32, 4>;
+  var ky: array<i32, 4>;
+  var kx: array<i32, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let col = min(j0 + j, cols - 1u);
+    let c = col / KK;
+    let kk = col % KK;
+    ky[j] = i32((kk / u.KW) * u.DH) - u.PT;
+    kx[j] = i32((kk % u.KW) * u.DW) - u.PL;
+    xcol[j] = i32(c * plane);
+  }
+  var dyRow: array<u32, 4>;
+  for (var q = 0u; q < 4u; q++) { dyRow[q] = (u.oBase + min(o0 + q, u.oCount - 1u)) * oplane; }
+  var acc: array<vec4<f32>, 4>;
+  let rows = u.N * u.OH;
+  let r0 = s * u.rowsPerSplit;
+  let r1 = min(r0 + u.rowsPerSplit, rows);
+  for (var row = r0; row < r1; row++) {
+    let n = row / u.OH;
+    let oy = row % u.OH;
+    let xn = i32(n * u.C * plane) - i32(u.xOff);
+    let dyn = n * u.O * oplane + oy * u.OW - u.yOff;
+    for (var ox = 0u; ox < u.OW; ox++) {
+      let g = vec4<f32>(dy[dyn + dyRow[0] + ox], dy[dyn + dyRow[1] + ox], dy[dyn + dyRow[2] + ox], dy[dyn + dyRow[3] + ox]);
+      var xv = vec4<f32>(0.0);
+      for (var j = 0u; j < 4u; j++) {
+        let iy = i32(oy * u.SH) + ky[j];
+        let ix = i32(ox * u.SW) + kx[j];
+        if (iy >= 0 && iy < i32(u.H) && ix >= 0 && ix < i32(u.W)) {
+          xv[j] = x[u32(xn + xcol[j] + iy * i32(u.W) + ix)];
+        }
+      }
+      acc[0] += g[0] * xv;
+      acc[1] += g[1] * xv;
+      acc[2] += g[2] * xv;
+      acc[3] += g[3] * xv;
+    }
+  }
+  for (var q = 0u; q < 4u; q++) {
+    let o = o0 + q;
+    if (o >= u.oCount) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let col = j0 + j;
+      if (col >= cols) { break; }
+      dw[(s * u.oCount + o) * cols + col - u.wOff] = acc[q][j];
+    }
+  }
+}`,
+};

@@ -1,0 +1,311 @@
+/**
+ * conv2d and convTranspose2d with autograd, on the three implicit-GEMM kernels of kernels/conv2d.ts.
+ * A transposed conv is the conv whose input gradient it is, so it reuses them with roles swapped:
+ * its forward is conv2dBackwardData, its input gradient conv2dForward, its weight gradient
+ * conv2dBackwardWeight with x and dy exchanged.
+ *
+ * Padding: `number | [h, w] | [top, bottom, left, right] | 'same' | 'valid'`; `same`/`valid` follow
+ * TensorFlow (SAME puts the odd extra pixel at the bottom/right). Transposed conv: PyTorch's
+ * `padding`/`outputPadding`, or `'same'` for TensorFlow's conv2d_transpose (output = input x stride).
+ */
+import { engine } from '../engine.ts';
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { grid1d } from '../kernels/kernel.ts';
+import { maxBindingElements, windowOf } from '../kernels/binding.ts';
+import { CONV_WG, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../kernels/conv2d.ts';
+import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
+import { sumRaw } from '../kernels/reduce.ts';
+
+export type Pair = number | readonly [number, number];
+export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Padding;
+  dilation?: Pair;
+}
+
+export interface ConvTranspose2dOptions {
+  stride?: Pair;
+  /** PyTorch's padding (cropped from both sides), or 'same' for TensorFlow's SAME. */
+  padding?: Pair | 'same';
+  outputPadding?: Pair;
+  dilation?: Pair;
+  /** With 'same': the output size (default input x stride). */
+  outputSize?: readonly [number, number];
+}
+
+const pair = (p: Pair | undefined, d: number): [number, number] => (p === undefined ? [d, d] : typeof p === 'number' ? [p, p] : [p[0], p[1]]);
+
+/** TensorFlow's SAME split of the total padding: the smaller half first. */
+export function samePadding(inSize: number, k: number, stride: number, dilation: number): [number, number] {
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + (k - 1) * dilation + 1 - inSize, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function check(cond: boolean, msg: string): void {
+  if (!cond) throw new Error(msg);
+}
+
+function positiveInts(op: string, what: string, v: readonly number[]): void {
+  check(v.every((x) => Number.isInteger(x) && x >= 1), `${op}: ${what} must be positive integers, got [${v}]`);
+}
+
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], o: Conv2dOptions): ConvGeometry {
+  check(xShape.length === 4, `conv2d: input must be NCHW (rank 4), got [${xShape}]`);
+  check(wShape.length === 4, `conv2d: weight must be [out, in, kh, kw], got [${wShape}]`);
+  const [N, C, H, W] = xShape as [number, number, number, number];
+  const [O, Cw, KH, KW] = wShape as [number, number, number, number];
+  check(C === Cw, `conv2d: input has ${C} channels but the weight expects ${Cw} ([${wShape}])`);
+  const [SH, SW] = pair(o.stride, 1);
+  const [DH, DW] = pair(o.dilation, 1);
+  positiveInts('conv2d', 'stride', [SH, SW]);
+  positiveInts('conv2d', 'dilation', [DH, DW]);
+  let pad: [number, number, number, number];
+  const p = o.padding ?? 0;
+  if (p === 'same') pad = [...samePadding(H, KH, SH, DH), ...samePadding(W, KW, SW, DW)];
+  else if (p === 'valid') pad = [0, 0, 0, 0];
+  else if (typeof p === 'number') pad = [p, p, p, p];
+  else if (p.length === 2) pad = [p[0], p[0], p[1], p[1]];
+  else pad = [p[0], p[1], p[2], p[3]] as [number, number, number, number];
+  check(pad.every((v) => Number.isInteger(v) && v >= 0), `conv2d: padding must be non-negative integers, got [${pad}]`);
+  const OH = Math.floor((H + pad[0] + pad[1] - (KH - 1) * DH - 1) / SH) + 1;
+  const OW = Math.floor((W + pad[2] + pad[3] - (KW - 1) * DW - 1) / SW) + 1;
+  check(OH >= 1 && OW >= 1, `conv2d: a ${KH}x${KW} kernel (dilation ${DH}) does not fit the ${H}x${W} input with padding [${pad}]`);
+  return { N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT: pad[0], PL: pad[2], DH, DW };
+}
+
+export function convTranspose2dGeometry(xShape: readonly number[], wShape: readonly number[], o: ConvTranspose2dOptions): ConvGeometry {
+  check(xShape.length === 4, `convTranspose2d: input must be NCHW (rank 4), got [${xShape}]`);
+  check(wShape.length === 4, `convTranspose2d: weight must be [in, out, kh, kw], got [${wShape}]`);
+  const [N, Cin, H, W] = xShape as [number, number, number, number];
+  const [Cw, Cout, KH, KW] = wShape as [number, number, number, number];
+  check(Cin === Cw, `convTranspose2d: input has ${Cin} channels but the weight [in, out, kh, kw] expects ${Cw}`);
+  const [SH, SW] = pair(o.stride, 1);
+  const [DH, DW] = pair(o.dilation, 1);
+  positiveInts('convTranspose2d', 'stride', [SH, SW]);
+  let PT: number, PL: number, OHt: number, OWt: number;
+  if (o.padding === 'same') {
+    [OHt, OWt] = o.outputSize ?? [H * SH, W * SW];
+    // The conv whose gradient this is: input OHt, output H, TF SAME padding of that conv.
+    PT = Math.floor(Math.max((H - 1) * SH + (KH - 1) * DH + 1 - OHt, 0) / 2);
+    PL = Math.floor(Math.max((W - 1) * SW + (KW - 1) * DW + 1 - OWt, 0) / 2);
+  } else {
+    const [ph, pw] = pair(o.padding, 0);
+    const [oph, opw] = pair(o.outputPadding, 0);
+    check(oph < Math.max(SH, DH) && opw < Math.max(SW, DW), 'convTranspose2d: outputPadding must be smaller than stride or dilation');
+    PT = ph;
+    PL = pw;
+    OHt = (H - 1) * SH - 2 * ph + (KH - 1) * DH + 1 + oph;
+    OWt = (W - 1) * SW - 2 * pw + (KW - 1) * DW + 1 + opw;
+  }
+  check(OHt >= 1 && OWt >= 1, `convTranspose2d: output size ${OHt}x${OWt} is empty`);
+  return { N, C: Cout, H: OHt, W: OWt, O: Cin, OH: H, OW: W, KH, KW, SH, SW, PT, PL, DH, DW };
+}
+
+const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u32 arithmetic is modular
+
+/** Batch ranges such that every per-sample operand of the launch fits one binding. */
+function batchChunks(N: number, perSample: number[]): [number, number][] {
+  const maxElems = maxBindingElements();
+  const worst = Math.max(...perSample);
+  check(worst <= maxElems, `conv: one sample's activation of ${worst * 4} bytes exceeds a storage binding (${maxElems * 4})`);
+  const per = Math.max(1, Math.floor(maxElems / worst));
+  const out: [number, number][] = [];
+  for (let n = 0; n < N; n += per) out.push([n, Math.min(N, n + per)]);
+  return out;
+}
+
+/** Output-channel ranges such that each weight slice [o0, o1) fits one binding. */
+function channelChunks(O: number, rowElems: number): [number, number][] {
+  const per = Math.max(1, Math.floor(maxBindingElements() / rowElems));
+  const out: [number, number][] = [];
+  for (let o = 0; o < O; o += per) out.push([o, Math.min(O, o + per)]);
+  return out;
+}
+
+function geometryUniforms(g: ConvGeometry, N: number) {
+  return { N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, DH: g.DH, DW: g.DW };
+}
+
+/** y = conv(x, w) + b, with y [N, O, OH, OW] given. */
+export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
+  const e = engine();
+  const K = g.C * g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
+    for (const [o0, o1] of channelChunks(g.O, K)) {
+      const ww = windowOf(w.buffer, o0 * K, o1 * K);
+      const bw = b ? windowOf(b.buffer, o0, o1) : ww;
+      const oCount = o1 - o0;
+      const tiles = Math.ceil(((n1 - n0) * g.OH * g.OW) / 4) * Math.ceil(oCount / 4);
+      e.dispatch(
+        conv2dForward,
+        {
+          ...geometryUniforms(g, n1 - n0),
+          xOff: u32(xw.first - n0 * xs),
+          wOff: u32(ww.first - o0 * K),
+          yOff: u32(yw.first - n0 * ys),
+          bOff: b ? u32(bw.first - o0) : 0,
+          oBase: o0,
+          oCount,
+          hasBias: b ? 1 : 0,
+        },
+        [xw.slice, ww.slice, bw.slice, yw.slice],
+        grid1d(tiles, CONV_WG),
+      );
+    }
+  }
+}
+
+/** dx [N, C, H, W] = conv2d's input gradient for dy [N, O, OH, OW]. */
+export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor): Tensor {
+  const e = engine();
+  const K = g.C * g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  const oRanges = channelChunks(g.O, K);
+  const partials: Tensor[] = [];
+  for (const [o0, o1] of oRanges) {
+    const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+    const ww = windowOf(w.buffer, o0 * K, o1 * K);
+    for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+      const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+      const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
+      const tiles = Math.ceil(((n1 - n0) * g.H * g.W) / 4) * Math.ceil(g.C / 4);
+      e.dispatch(
+        conv2dBackwardData,
+        {
+          ...geometryUniforms(g, n1 - n0),
+          xOff: u32(dxw.first - n0 * xs),
+          wOff: u32(ww.first - o0 * K),
+          yOff: u32(dyw.first - n0 * ys),
+          bOff: 0,
+          oBase: o0,
+          oCount: o1 - o0,
+          hasBias: 0,
+        },
+        [dyw.slice, ww.slice, dxw.slice],
+        grid1d(tiles, CONV_WG),
+      );
+    }
+    partials.push(dx);
+  }
+  // Weight slices (only for weights beyond one binding) are summed in a fixed order.
+  let acc = partials[0]!;
+  for (const p of partials.slice(1)) {
+    const next = mapElementwise('add', EXPR.add, [acc, p]);
+    acc.dispose();
+    p.dispose();
+    acc = next;
+  }
+  return acc;
+}
+
+/** Invocations a weight-gradient launch aims for before splitting its long sum (split-K). */
+const TARGET_INVOCATIONS = 4096;
+
+/** dw [O, C, KH, KW] = conv2d's weight gradient for input x and output gradient dy. */
+export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor): Tensor {
+  const e = engine();
+  const cols = g.C * g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
+  const maxElems = maxBindingElements();
+  for (const [o0, o1] of channelChunks(g.O, cols)) {
+    const oCount = o1 - o0;
+    const tiles = Math.ceil(oCount / 4) * Math.ceil(cols / 4);
+    const slabs: Tensor[] = [];
+    for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+      const rows = (n1 - n0) * g.OH;
+      let splits = Math.min(rows, Math.max(1, Math.ceil(TARGET_INVOCATIONS / tiles)), Math.floor(maxElems / (oCount * cols)));
+      splits = Math.max(1, splits);
+      const rowsPerSplit = Math.ceil(rows / splits);
+      splits = Math.ceil(rows / rowsPerSplit);
+      const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
+      const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+      const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+      e.dispatch(
+        conv2dBackwardWeight,
+        {
+          ...geometryUniforms(g, n1 - n0),
+          xOff: u32(xw.first - n0 * xs),
+          wOff: 0,
+          yOff: u32(dyw.first - n0 * ys),
+          bOff: 0,
+          oBase: o0,
+          oCount,
+          hasBias: 0,
+          splits,
+          rowsPerSplit,
+        },
+        [xw.slice, dyw.slice, part.buffer],
+        grid1d(tiles * splits, CONV_WG),
+      );
+      slabs.push(part);
+    }
+    // Sum the split-K partials (and batch chunks) in a fixed order: deterministic.
+    let stacked: Tensor;
+    if (slabs.length === 1) stacked = slabs[0]!;
+    else {
+      const total = slabs.reduce((s, t) => s + t.shape[0]!, 0);
+      stacked = Tensor.empty([total, oCount * cols]);
+      let at = 0;
+      for (const s of slabs) {
+        e.copy(s.buffer, 0, stacked.buffer, at, s.byteLength);
+        at += s.byteLength;
+        s.dispose();
+      }
+    }
+    if (stacked.shape[0] === 1) {
+      e.copy(stacked.buffer, 0, dw.buffer, o0 * cols * 4, oCount * cols * 4);
+    } else {
+      const summed = sumRaw(stacked, [0], false);
+      e.copy(summed.buffer, 0, dw.buffer, o0 * cols * 4, oCount * cols * 4);
+      summed.dispose();
+    }
+    stacked.dispose();
+  }
+  return dw;
+}
+
+/** Bias gradient: dy summed over batch and space. */
+function biasGradient(dy: Tensor): Tensor {
+  return sumRaw(dy, [0, 2, 3], false);
+}
+
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, w.shape, o);
+  if (b) check(b.size === g.O, `conv2d: bias has ${b.size} values for ${g.O} output channels`);
+  const y = Tensor.empty([g.N, g.O, g.OH, g.OW]);
+  launchConvForward(g, x, w, b, y);
+  return record('conv2d', y, [x, w, b], [x, w], (gy, [sx, sw]) => [
+    x.node || x.requiresGrad ? launchConvBackwardData(g, gy, sw!) : null,
+    w.node || w.requiresGrad ? launchConvBackwardWeight(g, sx!, gy) : null,
+    b ? biasGradient(gy) : null,
+  ]);
+}
+
+export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
+  const g = convTranspose2dGeometry(x.shape, w.shape, o);
+  if (b) check(b.size === g.C, `convTranspose2d: bias has ${b.size} values for ${g.C} output channels`);
+  let y = launchConvBackwardData(g, x, w);
+  if (b) {
+    const bb = b.view([1, g.C, 1, 1]);
+    const withBias = mapElementwise('addBias', EXPR.add, [y, bb]);
+    bb.dispose();
+    y.dispose();
+    y = withBias;
+  }
+  return record('convTranspose2d', y, [x, w, b], [x, w], (gy, [sx, sw]) => {
+    let gx: Tensor | null = null;
+    if (x.node || x.requiresGrad) {
+      gx = Tensor.empty(x.shape);
+      launchConvForward(g, gy, sw!, null, gx);
+    }
+    return [gx, w.node || w.requiresGrad ? launchConvBackwardWeight(g, gy, sx!) : null, b ? biasGradient(gy) : null];
+  });
+}

@@ -101,7 +101,7 @@ export class Tensor {
     if (!this._storage) return;
     this._storage.release();
     this._storage = null;
-    this.node = null;
+    // `node` stays: a disposed intermediate is still a link of the graph a later backward walks.
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
-import { noGrad, type GradNode } from './graph.ts';
+import { forgetNode, noGrad, type GradNode } from './graph.ts';
 import { EXPR, addInto, copy, fill, mapElementwise } from '../kernels/elementwise.ts';
 
 function topoOrder(root: GradNode): GradNode[] {
@@ -36,6 +36,7 @@ function releaseNode(node: GradNode): void {
   for (const s of node.saved) s.dispose();
   node.saved = [];
   node.output.node = null;
+  forgetNode(node);
 }
 
 /**

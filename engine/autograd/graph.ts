@@ -17,6 +17,14 @@ export interface GradNode {
 
 let gradDepth = 0;
 
+/**
+ * A graph that is dropped without a backward (a forward run outside `noGrad`) would pin its saved
+ * tensors forever; when its nodes are garbage collected, their saved storage goes back to the pool.
+ */
+const orphanedSaves = new FinalizationRegistry<Tensor[]>((saved) => {
+  for (const t of saved) t.dispose();
+});
+
 export function gradEnabled(): boolean {
   return gradDepth === 0;
 }
@@ -48,6 +56,11 @@ export function needsGrad(t: Tensor | null | undefined): boolean {
  * Attaches a node to `output` when grad is enabled and some input needs a gradient.
  * `save` lists what backward reads; they are retained, so tidy may dispose the originals.
  */
+/** Called once a node's backward has run and released its saved tensors. */
+export function forgetNode(node: GradNode): void {
+  orphanedSaves.unregister(node);
+}
+
 export function record(
   op: string,
   output: Tensor,
@@ -56,12 +69,8 @@ export function record(
   backward: GradNode['backward'],
 ): Tensor {
   if (!gradEnabled() || !inputs.some(needsGrad)) return output;
-  output.node = {
-    op,
-    output,
-    inputs: inputs.map((t) => (needsGrad(t) ? t : null)),
-    saved: save.map((t) => t.retainAlias()),
-    backward,
-  };
+  const saved = save.map((t) => t.retainAlias());
+  output.node = { op, output, inputs: inputs.map((t) => (needsGrad(t) ? t : null)), saved, backward };
+  orphanedSaves.register(output.node, saved, output.node);
   return output;
 }

@@ -60,7 +60,9 @@ function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
-function pad4(dims: number[], strides: number[]): [number[], number[]] {
+function pad4(keptOrReduced: number[], stridesIn: number[]): [number[], number[]] {
+  const dims = [...keptOrReduced];
+  const strides = [...stridesIn];
   while (dims.length < 4) {
     dims.unshift(1);
     strides.unshift(0);

@@ -135,7 +135,6 @@ export class DataLoader {
     const seq = epoch * this.batchesPerEpoch + index;
     if (seq === this.nextSeq) return;
     this.generation++;
-    for (const p of this.pending.values()) p.promise.catch(() => {});
     this.pending.clear();
     this.queue = [];
     this.nextSeq = seq;
@@ -146,10 +145,7 @@ export class DataLoader {
     if (this.closed) return;
     this.closed = true;
     const err = new Error('DataLoader closed');
-    for (const p of [...this.pending.values(), ...this.queue]) {
-      p.promise.catch(() => {});
-      p.reject(err);
-    }
+    for (const p of [...this.pending.values(), ...this.queue, ...this.slots.map((s) => s.busy)]) p?.reject(err);
     this.pending.clear();
     this.queue = [];
     const slots = this.slots;
@@ -183,6 +179,9 @@ export class DataLoader {
         resolve = res;
         reject = rej;
       });
+      // Marked handled up front: a prefetched batch may fail before anyone awaits it, and that must
+      // not be an unhandled rejection; next() still hands the rejection to its caller.
+      promise.catch(() => {});
       const p: Pending = { seq, generation: this.generation, resolve, reject, promise };
       this.pending.set(seq, p);
       this.queue.push(p);
@@ -204,7 +203,8 @@ export class DataLoader {
     slot.busy = null;
     slot.worker.unref();
     this.report(reply.skipped);
-    if (p !== null && p.seq === reply.id && !this.closed) {
+    // A reply for a batch requested before a seek() has nobody waiting: dropped.
+    if (p !== null && p.seq === reply.id && p.generation === this.generation && !this.closed) {
       if (reply.ok) {
         const [epoch, index] = this.position(p.seq);
         p.resolve({ ...reply.batch, epoch, index });
@@ -214,7 +214,6 @@ export class DataLoader {
         if (e.stack !== undefined && !e.dataError) err.stack = e.stack;
         p.reject(err);
       }
-      // A stale (pre-seek) reply has nobody waiting; its promise was already silenced.
     }
     if (!this.closed) this.fill();
   }
@@ -222,11 +221,7 @@ export class DataLoader {
   private onWorkerDeath(slot: WorkerSlot, e: unknown): void {
     if (this.closed || this.failure !== null) return;
     this.failure = e instanceof Error ? e : new Error(String(e));
-    slot.busy?.reject(this.failure);
-    for (const p of [...this.pending.values(), ...this.queue]) {
-      p.promise.catch(() => {});
-      p.reject(this.failure);
-    }
+    for (const p of [...this.pending.values(), ...this.queue, ...this.slots.map((s) => s.busy)]) p?.reject(this.failure);
   }
 
   private report(files: readonly SkippedFile[]): void {

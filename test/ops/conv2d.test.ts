@@ -1,0 +1,67 @@
+import { describe, it } from 'vitest';
+import { useEngine } from '../helpers/gpu.ts';
+import { checkOp } from '../helpers/op-check.ts';
+import { conv2d as refConv, conv2dBackward, tfConv2dOpts, type Conv2dOpts } from '../reference/conv2d.ts';
+import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
+
+useEngine();
+
+interface Case {
+  n: number; c: number; h: number; w: number; o: number; k: number | [number, number];
+  stride?: number; dilation?: number; pad?: [number, number, number, number] | 'same' | 'valid'; bias?: boolean;
+}
+
+function refOpts(c: Case): Conv2dOpts {
+  const [kh, kw] = typeof c.k === 'number' ? [c.k, c.k] : c.k;
+  const s = c.stride ?? 1, d = c.dilation ?? 1;
+  if (c.pad === 'same' || c.pad === 'valid') return tfConv2dOpts(c.pad, [c.h, c.w], [kh, kw], [s, s], [d, d]);
+  return { stride: [s, s], dilation: [d, d], padding: c.pad ?? [0, 0, 0, 0] };
+}
+
+const cases: Case[] = [
+  { n: 1, c: 1, h: 1, w: 1, o: 1, k: 1 },
+  { n: 1, c: 3, h: 7, w: 7, o: 4, k: 3, pad: [1, 1, 1, 1], bias: true },
+  { n: 3, c: 5, h: 13, w: 13, o: 5, k: 3, pad: 'same', bias: true },
+  { n: 2, c: 4, h: 13, w: 7, o: 3, k: 3, stride: 2, pad: 'same' },
+  { n: 1, c: 3, h: 32, w: 32, o: 64, k: 3, pad: [1, 1, 1, 1], bias: true },
+  { n: 3, c: 64, h: 7, w: 7, o: 5, k: 3, pad: [1, 1, 1, 1] },
+  { n: 1, c: 2, h: 13, w: 13, o: 3, k: 5, stride: 2, pad: [2, 2, 2, 2], bias: true },
+  { n: 2, c: 3, h: 10, w: 10, o: 4, k: 7, pad: 'same', bias: true }, // fc6's 7x7 SAME on 10x10
+  { n: 1, c: 2, h: 13, w: 13, o: 2, k: 3, dilation: 2, pad: [2, 2, 2, 2] },
+  { n: 2, c: 3, h: 7, w: 9, o: 5, k: [3, 5], pad: [0, 1, 2, 1] }, // asymmetric kernel and padding
+  { n: 1, c: 4, h: 13, w: 13, o: 3, k: 5, stride: 2, pad: 'valid', bias: true },
+  { n: 3, c: 1, h: 2, w: 2, o: 1, k: 1, stride: 2 },
+  { n: 1, c: 5, h: 32, w: 32, o: 1, k: 5, pad: 'same', bias: true }, // 5x5 conv to one channel (alpha head)
+  { n: 1, c: 4, h: 7, w: 7, o: 3, k: 7, dilation: 1, pad: 'same', stride: 2 },
+];
+
+describe('conv2d against the f64 reference (forward, dx, dw, db)', () => {
+  for (const c of cases) {
+    const label = `x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1} d${c.dilation ?? 1} pad ${c.pad ?? 0}${c.bias ? ' bias' : ''}`;
+    it(label, async () => {
+      const ro = refOpts(c);
+      const [kh, kw] = typeof c.k === 'number' ? [c.k, c.k] : c.k;
+      const gpuOpts: Conv2dOptions = {
+        stride: c.stride ?? 1,
+        dilation: c.dilation ?? 1,
+        padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0),
+      };
+      const inputs = [
+        { shape: [c.n, c.c, c.h, c.w], grad: true },
+        { shape: [c.o, c.c, kh, kw], grad: true },
+        ...(c.bias ? [{ shape: [c.o], grad: true }] : []),
+      ];
+      await checkOp({
+        op: 'conv2d',
+        label,
+        inputs,
+        gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, gpuOpts),
+        ref: ([x, w, b]) => refConv(x!, w!, b ?? null, ro),
+        refBackward: ([x, w], dy) => {
+          const g = conv2dBackward(x!, w!, dy, ro, !!c.bias);
+          return c.bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
+        },
+      });
+    });
+  }
+});

@@ -128,3 +128,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(resolveShape(shape, x.size));
   return record('reshape', y, [x], [], (gy) => [gy.view(x.shape)]);
 }
+
+/** Clamps to [lo, hi]; the gradient passes where the input is strictly inside (PyTorch's rule at the bounds: passes). */
+export function clamp(a: Tensor, lo: number, hi: number): Tensor {
+  const y = mapElementwise('clamp', 'clamp(a, s0, s1)', [a], { scalars: [lo, hi] });
+  return record('clamp', y, [a], [a], (gy, [sa]) => [
+    mapElementwise('clampBackward', 'select(0.0, b, a >= s0 && a <= s1)', [sa!, gy], { scalars: [lo, hi] }),
+  ]);
+}

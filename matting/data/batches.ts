@@ -134,8 +134,8 @@ export class BatchMaker {
   }
 
   makeBatch(epoch: number, index: number): Batch {
-    if (!(Number.isInteger(epoch) && epoch >= 0 && Number.isInteger(index) && index >= 0)) {
-      throw new RangeError(`batch (${epoch}, ${index}) must be non-negative integers`);
+    if (!(Number.isInteger(epoch) && epoch >= 0 && Number.isInteger(index) && index >= 0 && index < this.batchesPerEpoch)) {
+      throw new RangeError(`batch (${epoch}, ${index}): need integers, epoch >= 0, 0 <= index < ${this.batchesPerEpoch}`);
     }
     const samples: Sample[] = [];
     for (let j = 0; j < this.plan.batchSize; j++) samples.push(this.makeSample(epoch, index * this.plan.batchSize + j));

@@ -132,6 +132,9 @@ export class DataLoader {
 
   /** Continue from batch (epoch, index), e.g. when resuming; batches prefetched for elsewhere are dropped. */
   seek(epoch: number, index = 0): void {
+    if (!(Number.isInteger(epoch) && epoch >= 0 && Number.isInteger(index) && index >= 0 && index < this.batchesPerEpoch)) {
+      throw new RangeError(`seek(${epoch}, ${index}): need integers, epoch >= 0, 0 <= index < ${this.batchesPerEpoch}`);
+    }
     const seq = epoch * this.batchesPerEpoch + index;
     if (seq === this.nextSeq) return;
     this.generation++;

@@ -1,0 +1,65 @@
+/**
+ * The model configuration: which encoder, decoder and refinement, the input size, a width multiplier
+ * for small test models, and the loss weights. See ../shared/docs/dim-model.md for the design.
+ */
+export type EncoderKind = 'vgg16-dual' | 'vgg16-4ch' | 'resnet50-dual';
+export type DecoderKind = 'deconv' | 'unpool';
+export type RefineKind = 'sigmoid' | 'residual' | 'none';
+
+export interface ModelConfig {
+  encoder: EncoderKind;
+  decoder: DecoderKind;
+  refine: RefineKind;
+  /** Training/input size; a multiple of 32 (five 2x poolings). */
+  inputSize: number;
+  /** Multiplies every channel count (1 = the paper's model); small values make test models. */
+  width: number;
+  /** Subtract ImageNet's per-channel mean from the 0..255 image (for ImageNet-pretrained VGG weights). */
+  imageMean: 'none' | 'imagenet';
+  lossWeights: { alpha: number; composition: number; refined: number };
+  /** Seed of the parameter initialisation. */
+  seed: number;
+}
+
+export const DEFAULT_CONFIG: ModelConfig = {
+  encoder: 'vgg16-dual',
+  decoder: 'deconv',
+  refine: 'sigmoid',
+  inputSize: 320,
+  width: 1,
+  imageMean: 'none',
+  lossWeights: { alpha: 1, composition: 1, refined: 1 },
+  seed: 0,
+};
+
+export const ENCODERS: EncoderKind[] = ['vgg16-dual', 'vgg16-4ch', 'resnet50-dual'];
+export const DECODERS: DecoderKind[] = ['deconv', 'unpool'];
+export const REFINES: RefineKind[] = ['sigmoid', 'residual', 'none'];
+
+export function makeConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
+  const c: ModelConfig = {
+    ...DEFAULT_CONFIG,
+    ...partial,
+    lossWeights: { ...DEFAULT_CONFIG.lossWeights, ...(partial.lossWeights ?? {}) },
+  };
+  validateConfig(c);
+  return c;
+}
+
+export function validateConfig(c: ModelConfig): void {
+  const problems: string[] = [];
+  if (!ENCODERS.includes(c.encoder)) problems.push(`encoder '${c.encoder}' (choose ${ENCODERS.join(', ')})`);
+  if (!DECODERS.includes(c.decoder)) problems.push(`decoder '${c.decoder}' (choose ${DECODERS.join(', ')})`);
+  if (!REFINES.includes(c.refine)) problems.push(`refine '${c.refine}' (choose ${REFINES.join(', ')})`);
+  if (!Number.isInteger(c.inputSize) || c.inputSize < 32 || c.inputSize % 32 !== 0) problems.push(`inputSize ${c.inputSize} (a multiple of 32, at least 32)`);
+  if (!(c.width > 0 && c.width <= 4)) problems.push(`width ${c.width} (in (0, 4])`);
+  if (c.decoder === 'unpool' && c.encoder === 'resnet50-dual') problems.push("decoder 'unpool' needs a VGG encoder (it reuses VGG's five pooling indices)");
+  if (!['none', 'imagenet'].includes(c.imageMean)) problems.push(`imageMean '${c.imageMean}' (none or imagenet)`);
+  for (const [k, v] of Object.entries(c.lossWeights)) if (!(v >= 0 && Number.isFinite(v))) problems.push(`loss weight ${k} = ${v}`);
+  if (problems.length) throw new Error(`invalid model config: ${problems.join('; ')}`);
+}
+
+/** Channels scaled by the width multiplier (never below 1). */
+export function scaled(channels: number, width: number): number {
+  return Math.max(1, Math.round(channels * width));
+}

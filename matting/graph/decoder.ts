@@ -1,0 +1,83 @@
+/**
+ * Stage-1 decoders, from the encoder's 1/32 features to a 1-channel alpha (sigmoid).
+ * - `deconv` (the seed): deconv6 1x1/2, deconv5..2 5x5/2 with 512/256/128/64 channels, deconv1 5x5/1
+ *   64, all transposed convs with TF SAME padding and ReLU; then `alpha`, a 5x5 conv to 1 + sigmoid.
+ * - `unpool` (the paper): deconv6 as a 1x1 conv to 512, then five times max-unpool with the image
+ *   branch's pooling indices followed by a 5x5 conv + ReLU (512, 256, 128, 64, 64); then `alpha`.
+ */
+import { Module } from '../../engine/nn/module.ts';
+import { Conv2d, ConvTranspose2d } from '../../engine/nn/layers.ts';
+import { relu, sigmoid } from '../../engine/ops/arith.ts';
+import { maxUnpool2d } from '../../engine/ops/pool.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import type { Generator } from '../../engine/random.ts';
+import { scaled } from './config.ts';
+import type { EncoderOutput } from './vgg16.ts';
+
+export const DECONV_CHANNELS: [string, number, number, number][] = [
+  // name, channels, kernel, stride
+  ['deconv6', 512, 1, 2],
+  ['deconv5', 512, 5, 2],
+  ['deconv4', 256, 5, 2],
+  ['deconv3', 128, 5, 2],
+  ['deconv2', 64, 5, 2],
+  ['deconv1', 64, 5, 1],
+];
+
+export class DeconvDecoder extends Module {
+  private readonly layers: ConvTranspose2d[] = [];
+  private readonly alpha: Conv2d;
+
+  constructor(inChannels: number, width: number, rng: Generator) {
+    super();
+    let c = inChannels;
+    for (const [name, ch, k, s] of DECONV_CHANNELS) {
+      const out = scaled(ch, width);
+      this.layers.push(this.addModule(name, new ConvTranspose2d(c, out, k, { stride: s, padding: 'same', rng })));
+      c = out;
+    }
+    this.alpha = this.addModule('alpha', new Conv2d(c, 1, 5, { padding: 'same', rng, init: 'xavier-normal' }));
+  }
+
+  forward(enc: EncoderOutput): Tensor {
+    let h = enc.features;
+    for (const l of this.layers) h = relu(l.forward(h));
+    return sigmoid(this.alpha.forward(h));
+  }
+}
+
+export const UNPOOL_CHANNELS: [string, number][] = [
+  ['deconv5', 512],
+  ['deconv4', 256],
+  ['deconv3', 128],
+  ['deconv2', 64],
+  ['deconv1', 64],
+];
+
+export class UnpoolDecoder extends Module {
+  private readonly deconv6: Conv2d;
+  private readonly convs: Conv2d[] = [];
+  private readonly alpha: Conv2d;
+
+  constructor(inChannels: number, width: number, rng: Generator) {
+    super();
+    // Each unpool reuses a VGG pooling's indices, so its input has that block's channel count.
+    const poolChannels = [512, 512, 256, 128, 64].map((c) => scaled(c, width));
+    this.deconv6 = this.addModule('deconv6', new Conv2d(inChannels, poolChannels[0]!, 1, { rng }));
+    UNPOOL_CHANNELS.forEach(([name, ch], i) => {
+      const inC = poolChannels[i]!;
+      this.convs.push(this.addModule(name, new Conv2d(inC, scaled(ch, width), 5, { padding: 'same', rng })));
+    });
+    this.alpha = this.addModule('alpha', new Conv2d(scaled(64, width), 1, 5, { padding: 'same', rng, init: 'xavier-normal' }));
+  }
+
+  forward(enc: EncoderOutput): Tensor {
+    let h = relu(this.deconv6.forward(enc.features));
+    this.convs.forEach((conv, i) => {
+      const pool = enc.pools[4 - i]!;
+      h = maxUnpool2d(h, pool.indices, pool.size);
+      h = relu(conv.forward(h));
+    });
+    return sigmoid(this.alpha.forward(h));
+  }
+}

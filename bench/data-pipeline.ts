@@ -1,10 +1,10 @@
 /**
  * Throughput of the CPU data pipeline alone (decode + augment + batch), no GPU:
- *   npx tsx bench/data-pipeline.ts [--workers 0,2] [--seconds 5] [--size 320] [--batch 8] [--fg-size 640]
+ *   npx tsx bench/data-pipeline.ts [--workers 0,2] [--seconds 8] [--warmup 2] [--size 320] [--batch 8] [--fg-size 640]
  * Generates a synthetic Composition-1k style training set (PNG foregrounds of fg-size px, so the
  * 1x/1.5x/2x crops all fit) in a temp folder, then pulls batches from a DataLoader for each worker
- * count. Worker start-up is excluded (timing starts after the first batch). Prints one markdown
- * line per configuration, then one JSON line with everything.
+ * count, without and with the decoded-image cache. Worker start-up and a --warmup seconds warm-up
+ * (caches filling) are excluded. Prints one markdown line per configuration, then one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -19,7 +19,8 @@ function arg(name: string, fallback: string): string {
 }
 
 const workerCounts = arg('workers', '0,2').split(',').map((s) => Number.parseInt(s, 10));
-const seconds = Number.parseFloat(arg('seconds', '5'));
+const seconds = Number.parseFloat(arg('seconds', '8'));
+const warmup = Number.parseFloat(arg('warmup', '2'));
 const size = Number.parseInt(arg('size', '320'), 10);
 const batchSize = Number.parseInt(arg('batch', '8'), 10);
 const fgSize = Number.parseInt(arg('fg-size', String(2 * size)), 10);
@@ -36,7 +37,10 @@ interface Result {
 }
 
 async function measure(loader: DataLoader, source: string, workers: number): Promise<Result> {
-  await loader.next(); // start-up (worker boot, first decode) excluded
+  // Start-up (worker boot) and warm-up (first decodes filling each process's cache) excluded.
+  await loader.next();
+  const w0 = performance.now();
+  while (performance.now() - w0 < warmup * 1000) await loader.next();
   let batches = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
@@ -53,10 +57,15 @@ try {
   const t = performance.now();
   const info = generateSyntheticDataset(dir, { train: items, eval: 0, size: fgSize, seed: 1, backgrounds: items });
   const genSeconds = (performance.now() - t) / 1000;
-  const set = openTrainingSet(info.trainDir);
   const results: Result[] = [];
-  for (const workers of workerCounts) {
-    results.push(await measure(new DataLoader(set, { batchSize, size, seed: 1, workers }), `folder (${items} PNG fg ${fgSize}px)`, workers));
+  // cacheMB 0: every sample decodes its PNGs (large datasets); 256: the default, whole set cached
+  // after the first pass (small datasets, steady state).
+  for (const cacheMB of [0, 256]) {
+    const set = openTrainingSet(info.trainDir, { cacheMB });
+    for (const workers of workerCounts) {
+      const source = `folder, ${items} PNG fg ${fgSize}px, decoded-image cache ${cacheMB} MB`;
+      results.push(await measure(new DataLoader(set, { batchSize, size, seed: 1, workers }), source, workers));
+    }
   }
   results.push(await measure(new DataLoader({ kind: 'synthetic', count: 64 }, { batchSize, size, seed: 1, workers: 0 }), 'synthetic in-memory', 0));
   for (const r of results) {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Batch } from './augment.ts';
 import { BatchMaker, resolvePlan, type BatchPlanOptions, type SourceSpec, type SyntheticSource } from './batches.ts';
 import { DataError, type SkippedFile } from './errors.ts';
-import { TrainingSet } from './training-set.ts';
+import { TrainingSet, openTrainingSet, type OpenTrainingSetOptions } from './training-set.ts';
 import type { WorkerInit, WorkerJob, WorkerReply } from './worker.ts';
 
 export interface DataLoaderOptions extends BatchPlanOptions {
@@ -96,6 +96,16 @@ export class DataLoader {
     this.prefetch = Math.max(1, Math.floor(options.prefetch ?? Math.max(2, this.workers + 1)));
     this.warn = options.warn ?? ((m: string) => console.warn(m));
     for (let w = 0; w < this.workers; w++) this.slots.push(this.spawn());
+  }
+
+  /** Opens a Composition-1k style folder (see openTrainingSet) and loads from it. */
+  static fromFolder(dir: string, options: DataLoaderOptions & OpenTrainingSetOptions): DataLoader {
+    const set = openTrainingSet(dir, {
+      ...(options.skipBad !== undefined ? { skipBad: options.skipBad } : {}),
+      ...(options.cacheMB !== undefined ? { cacheMB: options.cacheMB } : {}),
+      ...(options.warn !== undefined ? { warn: options.warn } : {}),
+    });
+    return new DataLoader(set, options);
   }
 
   /** Batch (epoch, index) built in the calling thread, whatever `workers` is. */

@@ -26,6 +26,8 @@ export interface TrainingSetSpec {
   pairs: TrainingPair[];
   backgrounds: string[];
   skipBad: boolean;
+  /** Decoded-image cache per process (each worker has its own), MB; 0 = none. */
+  cacheMB: number;
 }
 
 export interface OpenTrainingSetOptions {
@@ -33,6 +35,12 @@ export interface OpenTrainingSetOptions {
   skipBad?: boolean;
   /** Where skip warnings go; default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Keep decoded images in memory up to this many MB per process (least recently used evicted).
+   * Default 256. PNG decoding costs several times the augmentation itself, so for sets that fit,
+   * epochs after the first run much faster. Each loader worker holds its own cache.
+   */
+  cacheMB?: number;
 }
 
 export interface LoadedPair {
@@ -50,15 +58,19 @@ export class TrainingSet {
   readonly pairs: readonly TrainingPair[];
   readonly backgrounds: readonly string[];
   readonly skipBad: boolean;
+  readonly cacheMB: number;
   /** Files left out at open (skipBad) and files found bad when loading, in this process. */
   readonly skipped: SkippedFile[] = [];
   private readonly bad = new Map<string, DataError>();
+  private readonly cache = new DecodedCache();
 
   constructor(spec: TrainingSetSpec, skippedAtOpen: SkippedFile[] = []) {
     this.dir = spec.dir;
     this.pairs = spec.pairs;
     this.backgrounds = spec.backgrounds;
     this.skipBad = spec.skipBad;
+    this.cacheMB = spec.cacheMB;
+    this.cache.limitBytes = spec.cacheMB * 1024 * 1024;
     this.skipped.push(...skippedAtOpen);
   }
 
@@ -67,13 +79,18 @@ export class TrainingSet {
   }
 
   spec(): TrainingSetSpec {
-    return { dir: this.dir, pairs: [...this.pairs], backgrounds: [...this.backgrounds], skipBad: this.skipBad };
+    return { dir: this.dir, pairs: [...this.pairs], backgrounds: [...this.backgrounds], skipBad: this.skipBad, cacheMB: this.cacheMB };
   }
 
-  /** Decodes pair i. Throws DataError (corrupt file, size changed since open); remembers bad files. */
+  /**
+   * Decodes pair i (or takes it from the cache: treat the arrays as read-only). Throws DataError
+   * (corrupt file, size changed since open); bad files are remembered.
+   */
   loadPair(i: number): LoadedPair {
     const pair = this.pairs[i];
     if (pair === undefined) throw new RangeError(`pair ${i} out of range (0..${this.pairs.length - 1})`);
+    const cached = this.cache.get(`pair:${i}`) as LoadedPair | undefined;
+    if (cached) return cached;
     const fg = toRgb(this.decode(pair.fg));
     const alphaImg = toGrey(this.decode(pair.alpha));
     for (const [file, img] of [[pair.fg, fg], [pair.alpha, alphaImg]] as const) {
@@ -83,14 +100,20 @@ export class TrainingSet {
     }
     const alpha = alphaImg.data;
     for (let k = 0; k < alpha.length; k++) alpha[k] = alpha[k]! / 255;
-    return { name: pair.name, width: pair.width, height: pair.height, fg, alpha };
+    const loaded = { name: pair.name, width: pair.width, height: pair.height, fg, alpha };
+    this.cache.set(`pair:${i}`, loaded, fg.data.byteLength + alpha.byteLength);
+    return loaded;
   }
 
-  /** Decodes background j as RGB. Throws DataError on a bad file. */
+  /** Decodes background j as RGB (or takes it from the cache: read-only). Throws DataError on a bad file. */
   loadBackground(j: number): Image {
     const path = this.backgrounds[j];
     if (path === undefined) throw new RangeError(`background ${j} out of range (0..${this.backgrounds.length - 1})`);
-    return toRgb(this.decode(path));
+    const cached = this.cache.get(`bg:${j}`) as Image | undefined;
+    if (cached) return cached;
+    const img = toRgb(this.decode(path));
+    this.cache.set(`bg:${j}`, img, img.data.byteLength);
+    return img;
   }
 
   isKnownBad(file: string): boolean {
@@ -174,6 +197,34 @@ export function openTrainingSet(dir: string, opts: OpenTrainingSetOptions = {}):
   }
   for (const s of skipped) warn(`skipping ${s.file}: ${s.problem}`);
   if (pairs.length === 0) throw new DataError(dir, 'no usable fg/alpha pairs left after skipping bad files');
-  const spec: TrainingSetSpec = { dir, pairs, backgrounds: [...bgs.byStem.values()], skipBad };
+  const cacheMB = opts.cacheMB ?? 256;
+  if (!(cacheMB >= 0)) throw new Error(`cacheMB ${cacheMB} must be >= 0`);
+  const spec: TrainingSetSpec = { dir, pairs, backgrounds: [...bgs.byStem.values()], skipBad, cacheMB };
   return new TrainingSet(spec, skipped);
+}
+
+/** Least-recently-used map of decoded images, bounded by bytes. */
+class DecodedCache {
+  limitBytes = 0;
+  private bytes = 0;
+  private readonly entries = new Map<string, { value: unknown; bytes: number }>();
+
+  get(key: string): unknown {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    this.entries.delete(key); // re-insert: Map order is recency order
+    this.entries.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, value: unknown, bytes: number): void {
+    if (bytes > this.limitBytes) return;
+    this.entries.set(key, { value, bytes });
+    this.bytes += bytes;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.limitBytes) break;
+      this.entries.delete(k);
+      this.bytes -= e.bytes;
+    }
+  }
 }

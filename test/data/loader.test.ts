@@ -141,3 +141,28 @@ describe('DataLoader with worker threads', () => {
     }
   });
 });
+
+describe('decoded-image cache', () => {
+  it('does not change batches; hits return the same arrays; a tiny limit evicts', () => {
+    const cached = openTrainingSet(trainDir);
+    const uncached = openTrainingSet(trainDir, { cacheMB: 0 });
+    expect(cached.cacheMB).toBe(256);
+    const a = new DataLoader(cached, { batchSize: 2, size: 24, seed: 4 });
+    const b = new DataLoader(uncached, { batchSize: 2, size: 24, seed: 4 });
+    for (let e = 0; e < 3; e++) for (let i = 0; i < a.batchesPerEpoch; i++) expect(sameBatch(a.batchSync(e, i), b.batchSync(e, i))).toBe(true);
+    expect(cached.loadPair(1)).toBe(cached.loadPair(1));
+    expect(uncached.loadPair(1)).not.toBe(uncached.loadPair(1));
+    // One 96x96 pair is 96*96*16 bytes (RGB + alpha floats) ~ 0.14 MB: a 0.2 MB cache holds one.
+    const tiny = openTrainingSet(trainDir, { cacheMB: 0.2 });
+    const first = tiny.loadPair(0);
+    expect(tiny.loadPair(0)).toBe(first);
+    tiny.loadPair(1);
+    expect(tiny.loadPair(0)).not.toBe(first);
+  });
+
+  it('DataLoader.fromFolder opens the folder with its options', () => {
+    const L = DataLoader.fromFolder(trainDir, { batchSize: 5, size: 16, cacheMB: 0 });
+    expect(L.batchesPerEpoch).toBe(1);
+    expect(L.batchSync(0, 0).n).toBe(5);
+  });
+});

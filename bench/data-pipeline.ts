@@ -1,6 +1,6 @@
 /**
  * Throughput of the CPU data pipeline alone (decode + augment + batch), no GPU:
- *   npx tsx bench/data-pipeline.ts [--workers 0,2] [--seconds 8] [--warmup 2] [--size 320] [--batch 8] [--fg-size 640]
+ *   npx tsx bench/data-pipeline.ts [--workers 0,2] [--seconds 8] [--warmup 3] [--size 320] [--batch 8] [--fg-size 640]
  * Generates a synthetic Composition-1k style training set (PNG foregrounds of fg-size px, so the
  * 1x/1.5x/2x crops all fit) in a temp folder, then pulls batches from a DataLoader for each worker
  * count, without and with the decoded-image cache. Worker start-up and a --warmup seconds warm-up
@@ -20,7 +20,7 @@ function arg(name: string, fallback: string): string {
 
 const workerCounts = arg('workers', '0,2').split(',').map((s) => Number.parseInt(s, 10));
 const seconds = Number.parseFloat(arg('seconds', '8'));
-const warmup = Number.parseFloat(arg('warmup', '2'));
+const warmup = Number.parseFloat(arg('warmup', '3'));
 const size = Number.parseInt(arg('size', '320'), 10);
 const batchSize = Number.parseInt(arg('batch', '8'), 10);
 const fgSize = Number.parseInt(arg('fg-size', String(2 * size)), 10);

@@ -159,7 +159,8 @@ export function maxPool2dBackwardRaw(dy: Tensor, indices: Tensor, g: PoolGeometr
 }
 
 export function maxPool2d(x: Tensor, o: MaxPool2dOptions & { returnIndices: false }): { y: Tensor; indices: null };
-export function maxPool2d(x: Tensor, o: MaxPool2dOptions): { y: Tensor; indices: Tensor };
+export function maxPool2d(x: Tensor, o: MaxPool2dOptions & { returnIndices?: true }): { y: Tensor; indices: Tensor };
+export function maxPool2d(x: Tensor, o: MaxPool2dOptions): { y: Tensor; indices: Tensor | null };
 export function maxPool2d(x: Tensor, o: MaxPool2dOptions): { y: Tensor; indices: Tensor | null } {
   check(x.dtype === 'f32', 'maxPool2d: input must be f32');
   const g = maxPool2dGeometry(x.shape, o);

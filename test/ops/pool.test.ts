@@ -31,7 +31,7 @@ function refOpts(c: Case): MaxPool2dOpts {
   return torchPoolOpts(H, W, c.k, s, c.p ?? 0, !!c.ceil);
 }
 
-const gpuOpts = (c: Case): MaxPool2dOptions => ({ kernelSize: c.k, stride: c.s, padding: c.p ?? 0, ceilMode: c.ceil });
+const gpuOpts = (c: Case): MaxPool2dOptions & { returnIndices?: true } => ({ kernelSize: c.k, stride: c.s, padding: c.p ?? 0, ceilMode: c.ceil });
 
 /** Distinct values in [-1, 1) in random order: no ties, identical in f32 and f64. */
 function distinct(n: number, seed: number): Float32Array {

@@ -17,3 +17,7 @@ export { clamp } from './ops/arith.ts';
 export { Module } from './nn/module.ts';
 export { Conv2d, ConvTranspose2d, BatchNorm2d, ReLU, Sigmoid, MaxPool2d, Sequential } from './nn/layers.ts';
 export { initTensor, initValues, fans, type InitKind } from './nn/init.ts';
+export { maxPool2d, maxUnpool2d, type MaxPool2dOptions } from './ops/pool.ts';
+export { batchNorm2d, type BatchNorm2dOptions } from './ops/batch-norm.ts';
+export { concat, slice, crop2d } from './ops/concat.ts';
+export { charbonnierLoss } from './ops/charbonnier.ts';

@@ -7,7 +7,7 @@ import { conv2d, convTranspose2d, type Padding, type Pair } from '../ops/conv.ts
 import { relu, sigmoid } from '../ops/arith.ts';
 import { batchNorm2d } from '../ops/batch-norm.ts';
 import { maxPool2d } from '../ops/pool.ts';
-import { fill } from '../kernels/elementwise.ts';
+import { fill, mapElementwise } from '../kernels/elementwise.ts';
 
 export interface ConvInit {
   rng: Generator;
@@ -72,11 +72,12 @@ export class BatchNorm2d extends Module {
     this.bias = this.addParameter('bias', fill([channels], 0));
     this.runningMean = this.addBuffer('running_mean', fill([channels], 0));
     this.runningVar = this.addBuffer('running_var', fill([channels], 1));
-    // PyTorch keeps an int64 counter; we keep it as f32 (exact to 2^24 batches) and count on the CPU.
+    // PyTorch keeps an int64 counter; we keep it as f32 on the GPU (exact to 2^24 batches), saved as I64.
     this.numBatchesTracked = this.addBuffer('num_batches_tracked', fill([], 0));
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training) mapElementwise('countBatch', 'a + 1.0', [this.numBatchesTracked], { out: this.numBatchesTracked, inPlace: true });
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.options.momentum ?? 0.1,

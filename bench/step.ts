@@ -162,7 +162,7 @@ export async function runStepRow(ctx: MeasureContext, config: ModelConfig, N: nu
 export async function runStepSuite(ctx: MeasureContext, o: StepSuiteOptions): Promise<BenchRow[]> {
   const config = stepConfig(o.quick);
   const rows: BenchRow[] = [];
-  for (const N of o.quick ? [4] : o.batches) {
+  for (const N of o.batches) {
     const row = await runStepRow(ctx, config, N, o.quick ? 'tiny preset' : 'paper size');
     ctx.log(progressLine(row));
     rows.push(row);

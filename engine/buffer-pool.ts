@@ -16,6 +16,8 @@ export interface PoolStats {
   reuses: number;
   liveBuffers: number;
   pooledBuffers: number;
+  /** Highest liveBytes + pooledBytes seen: the GPU memory the pool has held at once. */
+  peakBytes: number;
 }
 
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -34,7 +36,7 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
-  private stats = { liveBytes: 0, pooledBytes: 0, allocations: 0, reuses: 0, liveBuffers: 0, pooledBuffers: 0 };
+  private stats = { liveBytes: 0, pooledBytes: 0, allocations: 0, reuses: 0, liveBuffers: 0, pooledBuffers: 0, peakBytes: 0 };
 
   constructor(
     private readonly device: GPUDevice,
@@ -53,6 +55,7 @@ export class BufferPool {
     } else {
       buffer = this.onAllocate(size, label, () => this.device.createBuffer({ size, usage, label }));
       this.stats.allocations++;
+      this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.liveBytes + this.stats.pooledBytes + size);
     }
     this.stats.liveBytes += size;
     this.stats.liveBuffers++;

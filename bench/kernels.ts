@@ -27,8 +27,8 @@ import { conv2d, conv2dGeometry, convTranspose2d, launchConvBackwardWeight } fro
 import { maxPool2d, maxPool2dBackwardRaw, maxPool2dGeometry } from '../engine/ops/pool.ts';
 import { charbonnierLoss } from '../engine/ops/charbonnier.ts';
 import type * as TF from '@tensorflow/tfjs-core';
-import { convFlops, normalData } from './harness.ts';
-import { emptyRow, measurePair, progressLine, type BenchRow, type MeasureContext, type OpPair } from './rows.ts';
+import { convFlops, normalData, relativeError, summarise } from './harness.ts';
+import { appendNote, emptyRow, measurePair, progressLine, type BenchRow, type MeasureContext, type OpPair } from './rows.ts';
 import { hwioToOihw, nchwToNhwc, nhwcToNchw, oihwToHwio } from './tfjs-peer.ts';
 
 export interface ConvCase {
@@ -51,12 +51,13 @@ export type KernelCase =
 export type Pass = 'forward' | 'backward-data' | 'backward-weights';
 
 /**
- * The suite's cases. Full: the real 320x320 model shapes. Quick: every VGG stage and the decoder
- * at a quarter of the spatial size (80x80 input), fc6 on its real 10x10 with 128 -> 1024 channels,
- * deconv6 with a quarter of its 8192 input channels.
+ * The suite's cases. Full: the real 320x320 model shapes. Quick: every VGG stage, the decoder and
+ * the refinement at a fifth of the spatial size (a 64x64 input, so conv5_3 is 4x4) with the real
+ * channel counts, fc6 on its real 10x10 with 64 -> 512 channels, deconv6 with a quarter of its 8192
+ * input channels (2048 -> 512).
  */
 export function kernelCases(quick: boolean): KernelCase[] {
-  const S = quick ? 80 : 320;
+  const S = quick ? 64 : 320;
   const s = (d: number) => S / d;
   const conv = (layer: string, C: number, H: number, O: number, K: number, stride = 1): KernelCase => ({ type: 'conv', layer, kind: 'conv', C, H, O, K, S: stride });
   const deconv = (layer: string, cin: number, hin: number, cout: number, K: number, stride: number): KernelCase => ({
@@ -68,7 +69,7 @@ export function kernelCases(quick: boolean): KernelCase[] {
     conv('conv3_3', 256, s(4), 256, 3),
     conv('conv4_3', 512, s(8), 512, 3),
     conv('conv5_3', 512, s(16), 512, 3),
-    quick ? conv('fc6 (128->1024)', 128, 10, 1024, 7) : conv('fc6', 512, 10, 4096, 7),
+    quick ? conv('fc6 (64->512)', 64, 10, 512, 7) : conv('fc6', 512, 10, 4096, 7),
     quick ? deconv('deconv6 (2048->512)', 2048, 10, 512, 1, 2) : deconv('deconv6', 8192, 10, 512, 1, 2),
     deconv('deconv5', 512, s(16), 512, 5, 2),
     conv('refine_conv1', 4, S, 64, 3),
@@ -92,6 +93,7 @@ function kernelOf(kind: 'conv' | 'deconv', pass: Pass): 'xy' | 'yx' | 'w' {
 
 interface ConvTensors {
   x: Tensor; y: Tensor; w: Tensor;
+  data: { x: Float32Array; y: Float32Array; w: Float32Array };
   tx: TF.Tensor4D | null; ty: TF.Tensor4D | null; tw: TF.Tensor4D | null;
   dispose(): void;
 }
@@ -109,6 +111,7 @@ function makeConvTensors(ctx: MeasureContext, c: ConvCase, N: number, seed: numb
   const tw = tf ? tf.tensor4d(oihwToHwio(wd, wShape), [c.K, c.K, c.C, c.O]) : null;
   return {
     x, y, w, tx, ty, tw,
+    data: { x: xd, y: yd, w: wd },
     dispose() {
       for (const t of [x, y, w]) t.dispose();
       for (const t of [tx, ty, tw]) t?.dispose();
@@ -152,23 +155,67 @@ async function convRows(ctx: MeasureContext, c: ConvCase, N: number, seed: numbe
   const g = conv2dGeometry([N, c.C, c.H, c.H], [c.O, c.C, c.K, c.K], { stride: c.S, padding: 'same' });
   const t = makeConvTensors(ctx, c, N, seed);
   const rows: BenchRow[] = [];
+  const oursOut = new Map<BenchRow, Float32Array>();
   try {
     for (const pass of passes) {
       const row = emptyRow({ suite: 'kernels', layer: c.layer, pass, shape: convShape(c, N), batch: N, flops: convFlops(g) });
-      rows.push(await measurePair(ctx, row, convPair(ctx, c, N, t, kernelOf(c.kind, pass))));
-      ctx.log(progressLine(row));
+      rows.push(await measurePair(ctx, row, convPair(ctx, c, N, t, kernelOf(c.kind, pass)), (d) => ctx.torch && oursOut.set(row, d)));
+      if (!ctx.torch) ctx.log(progressLine(row));
     }
+    if (ctx.torch) await torchRows(ctx, c, N, t, rows, passes, oursOut);
   } finally {
     t.dispose();
   }
   return rows;
 }
 
+/** The PyTorch CPU column of a conv case's rows: agreement with ours, then its own timing. */
+async function torchRows(ctx: MeasureContext, c: ConvCase, N: number, t: ConvTensors, rows: BenchRow[], passes: readonly Pass[], oursOut: Map<BenchRow, Float32Array>): Promise<void> {
+  const kernels = passes.map((p) => kernelOf(c.kind, p));
+  try {
+    const res = await ctx.torch!.conv({
+      N, C: c.C, H: c.H, O: c.O, K: c.K, S: c.S, ...t.data, kernels,
+      minReps: ctx.timing.minReps, maxReps: ctx.timing.maxReps, budgetMs: ctx.timing.budgetMs / 2,
+    });
+    rows.forEach((row, i) => {
+      const r = res[kernels[i]!];
+      const ours = oursOut.get(row);
+      if (!ours) return;
+      row.torchRelErr = relativeError(ours, r.out);
+      if (row.torchRelErr > ctx.tolerance) row.note = appendNote(row.note, `torch MISMATCH (rel err ${row.torchRelErr.toExponential(1)}): not timed`);
+      else {
+        row.torch = summarise(r.samplesMs);
+        if (row.ours) row.torchRatio = row.torch.medianMs / row.ours.medianMs;
+      }
+    });
+  } catch (err) {
+    for (const row of rows) row.note = appendNote(row.note, `torch failed: ${((err as Error).message ?? String(err)).split('\n')[0]}`);
+  }
+  for (const row of rows) ctx.log(progressLine(row));
+}
+
+/**
+ * Makes every 2x2 window's four values distinct: on a tie the frameworks route the gradient to
+ * different cells (ours to the first maximum, as PyTorch), and float32 normals do tie now and then
+ * among millions of windows.
+ */
+function untie2x2(d: Float32Array, [N, C, H, W]: readonly number[]): Float32Array {
+  for (let p = 0; p < N! * C!; p++)
+    for (let y = 0; y + 1 < H!; y += 2)
+      for (let x = 0; x + 1 < W!; x += 2) {
+        const i = (p * H! + y) * W! + x;
+        const idx = [i, i + 1, i + W!, i + W! + 1];
+        for (let a = 1; a < 4; a++)
+          while (idx.slice(0, a).some((j) => d[j] === d[idx[a]!])) d[idx[a]!] = d[idx[a]!]! + 1e-3;
+      }
+  return d;
+}
+
 async function maxPoolRows(ctx: MeasureContext, c: { layer: string; C: number; H: number }, N: number, seed: number): Promise<BenchRow[]> {
   const xShape = [N, c.C, c.H, c.H];
   const g = maxPool2dGeometry(xShape, { kernelSize: 2, stride: 2 });
   const yShape = [N, c.C, g.OH, g.OW];
-  const xd = normalData(N * c.C * c.H * c.H, seed), dyd = normalData(N * c.C * g.OH * g.OW, seed + 1);
+  const xd = untie2x2(normalData(N * c.C * c.H * c.H, seed), xShape), dyd = normalData(N * c.C * g.OH * g.OW, seed + 1);
   const x = keep(tensor(xd, xShape)), dy = keep(tensor(dyd, yShape));
   const indices = keep(maxPool2d(x, { kernelSize: 2, stride: 2 }).indices);
   const tf = ctx.peer?.tf;

@@ -6,6 +6,8 @@ import type { BenchRow } from './rows.ts';
 
 export interface BenchHeader {
   date: string;
+  /** The command's arguments. */
+  argv: string[];
   mode: 'quick' | 'full';
   adapter: { description: string; vendor: string; architecture: string; device: string };
   backend: string;
@@ -43,6 +45,11 @@ function throughput(r: BenchRow, t: Timing | null): string {
   return '-';
 }
 
+function torchCell(r: BenchRow): string {
+  if (!r.torch) return 'n/a';
+  return `${fmtMs(r.torch)}${r.torchRatio ? ` (ours ${r.torchRatio.toFixed(2)}x)` : ''}`;
+}
+
 function ratioCell(r: BenchRow): string {
   if (r.ratio === null) return 'n/a';
   const v = r.ratio.toFixed(2);
@@ -55,9 +62,9 @@ export function markdown(h: BenchHeader, rows: BenchRow[]): string {
   lines.push('');
   lines.push(`- adapter: ${h.adapter.description || h.adapter.device} (vendor ${h.adapter.vendor || '-'}, architecture ${h.adapter.architecture || '-'}), backend ${h.backend}, feature level ${h.featureLevel}`);
   lines.push(`- matting-engine ${h.engineVersion}; tfjs-core ${h.tfjs?.core ?? 'n/a'}, tfjs-backend-webgpu ${h.tfjs?.webgpu ?? 'n/a'}${h.tfjsAdapter ? ` (tfjs's adapter: ${h.tfjsAdapter.description || h.tfjsAdapter.vendor})` : ''}; PyTorch CPU: ${h.torch}`);
-  lines.push(`- ${h.date}, Node ${h.node}, ${h.cpus} CPU cores`);
+  lines.push(`- ${h.date}, Node ${h.node}, ${h.cpus} CPU cores; \`matting-engine bench ${h.argv.join(' ')}\``);
   lines.push(`- timing: ${h.timing}`);
-  lines.push(`- ms: median [min-max]; ratio = tfjs median / ours median (ours/tfjs speed, > 1: ours faster; bold: slower than tfjs); agreement: max|ours - tfjs| / max|tfjs| (must be <= ${h.agreementTolerance} before a row is timed)`);
+  lines.push(`- ms: median [min-max]; ratio = tfjs median / ours median (ours/tfjs speed, > 1: ours faster; bold: slower than tfjs); agreement: max|ours - tfjs| / max|tfjs| (must be <= ${h.agreementTolerance} before a row is timed); PyTorch CPU (conv rows, where torch imports): its median [min-max] and ours' speed relative to it, after the same agreement check`);
   lines.push('');
   const kernelOrStep = rows.filter((r) => r.suite !== 'data');
   if (kernelOrStep.length) {
@@ -66,7 +73,7 @@ export function markdown(h: BenchHeader, rows: BenchRow[]): string {
     for (const r of kernelOrStep) {
       lines.push(
         `| ${r.suite} | ${r.layer} | ${r.pass} | ${r.shape} | ${fmtMs(r.ours)} | ${fmtMs(r.tfjs)} | ${throughput(r, r.ours)} | ${throughput(r, r.tfjs)} | ${ratioCell(r)} | ` +
-          `${r.agreement ? r.agreement.relErr.toExponential(1) + (r.agreement.ok ? '' : ' FAIL') : '-'} | ${r.torch ? fmtMs(r.torch) : 'n/a'} | ${r.note} |`,
+          `${r.agreement ? r.agreement.relErr.toExponential(1) + (r.agreement.ok ? '' : ' FAIL') : '-'} | ${torchCell(r)} | ${r.note} |`,
       );
     }
     lines.push('');

@@ -5,6 +5,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import type * as TF from '@tensorflow/tfjs-core';
 import { agreement, timeInterleaved, type Agreement, type Runner, type Timing, type TimingOptions } from './harness.ts';
 import type { TfjsPeer } from './tfjs-peer.ts';
+import type { TorchPeer } from './torch-peer.ts';
 
 export type Suite = 'kernels' | 'step' | 'data';
 
@@ -23,8 +24,12 @@ export interface BenchRow {
   bytes: number | null;
   ours: Timing | null;
   tfjs: Timing | null;
-  /** PyTorch CPU peer (null: not run). */
+  /** PyTorch CPU peer (null: not run; conv kernel rows only). */
   torch: Timing | null;
+  /** max|ours - torch| / max|torch| of the torch run (null: not run). */
+  torchRelErr: number | null;
+  /** torch median time / our median time. */
+  torchRatio: number | null;
   agreement: Agreement | null;
   /** Our speed relative to tfjs: tfjs median time / our median time (> 1: we are faster). */
   ratio: number | null;
@@ -43,6 +48,8 @@ export interface OpPair {
 
 export interface MeasureContext {
   peer: TfjsPeer | null;
+  /** The optional PyTorch CPU peer (conv kernel rows). */
+  torch?: TorchPeer | null;
   timing: TimingOptions;
   tolerance: number;
   log: (line: string) => void;
@@ -73,11 +80,12 @@ function short(e: unknown): string {
 }
 
 /** Agreement, then timing: fills `row.ours`, `row.tfjs`, `row.agreement`, `row.ratio`. */
-export async function measurePair(ctx: MeasureContext, row: BenchRow, op: OpPair): Promise<BenchRow> {
+export async function measurePair(ctx: MeasureContext, row: BenchRow, op: OpPair, onOurs?: (out: Float32Array) => void): Promise<BenchRow> {
   const e = engine();
   const outT = op.ours();
   const ours = await outT.data();
   outT.dispose();
+  onOurs?.(ours);
   await e.sync();
   let tfjsOk = false;
   if (ctx.peer && op.tfjs) {
@@ -112,7 +120,7 @@ export function appendNote(note: string, more: string): string {
 }
 
 export function emptyRow(p: Pick<BenchRow, 'suite' | 'layer' | 'pass' | 'shape' | 'batch'> & Partial<BenchRow>): BenchRow {
-  return { flops: null, bytes: null, ours: null, tfjs: null, torch: null, agreement: null, ratio: null, note: '', ...p };
+  return { flops: null, bytes: null, ours: null, tfjs: null, torch: null, torchRelErr: null, torchRatio: null, agreement: null, ratio: null, note: '', ...p };
 }
 
 /** One progress line for stderr. */
@@ -120,5 +128,6 @@ export function progressLine(r: BenchRow): string {
   const ms = (t: Timing | null) => (t ? `${t.medianMs.toFixed(2)} ms` : '-');
   const ratio = r.ratio ? ` ratio ${r.ratio.toFixed(2)}` : '';
   const agree = r.agreement ? ` rel err ${r.agreement.relErr.toExponential(1)}` : '';
-  return `  ${r.layer} ${r.pass} N${r.batch}: ours ${ms(r.ours)}, tfjs ${ms(r.tfjs)}${ratio}${agree}${r.note ? ` (${r.note})` : ''}`;
+  const torch = r.torch ? `, torch ${ms(r.torch)}` : '';
+  return `  ${r.layer} ${r.pass} N${r.batch}: ours ${ms(r.ours)}, tfjs ${ms(r.tfjs)}${ratio}${agree}${torch}${r.note ? ` (${r.note})` : ''}`;
 }

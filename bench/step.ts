@@ -143,7 +143,8 @@ export async function runStepRow(ctx: MeasureContext, config: ModelConfig, N: nu
         await e.device.queue.onSubmittedWorkDone();
       },
     };
-    const [tOurs, tTfjs] = await timeInterleaved([oursRunner, tfRunner], ctx.timing);
+    // The headline row: at least 5 repetitions.
+    const [tOurs, tTfjs] = await timeInterleaved([oursRunner, tfRunner], { ...ctx.timing, minReps: Math.max(5, ctx.timing.minReps), maxReps: Math.max(5, ctx.timing.maxReps) });
     await e.sync();
     ctx.peer?.throwPending();
     row.ours = tOurs ?? null;

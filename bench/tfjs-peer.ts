@@ -8,6 +8,13 @@
  * default core level gets no adapter; EGL_PLATFORM=surfaceless is then already set by device.ts).
  * tfjs then requests its own GPUDevice from that adapter: two devices, one adapter, one process.
  *
+ * Gradients: tfjs-core's Node bundle (`dist/tf-core.node.js`, what `import '@tensorflow/tfjs-core'`
+ * loads) registers no gradient functions; the union package `@tensorflow/tfjs` does that by importing
+ * `@tensorflow/tfjs-core/dist/register_all_gradients`, an ES-module tree with extensionless imports
+ * that Node cannot load as is. We bundle that file with esbuild (which tsx, a dependency, brings) and
+ * evaluate it once: it registers tfjs's own gradient functions in tfjs's global registry (shared by
+ * every copy of tfjs-core in a process), so `tf.grad`, `tf.variableGrads` and `optimizer.minimize` work.
+ *
  * Flags: WEBGPU_CPU_FORWARD is turned off so that no small op is silently run by tfjs's CPU fallback
  * (every timed op runs on the adapter); everything else keeps tfjs's defaults (in particular the
  * default WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE = true, i.e. the direct conv2dTranspose kernel).
@@ -38,6 +45,8 @@ export interface TfjsPeer {
   settle(): Promise<void>;
   /** Throws (and clears) the first GPU error tfjs's device reported since the last call. */
   throwPending(): void;
+  /** Why tfjs's gradient functions could not be registered (null: they are). */
+  gradientsError: string | null;
 }
 
 let peer: Promise<TfjsPeer> | null = null;
@@ -77,6 +86,10 @@ async function start(e: Engine): Promise<TfjsPeer> {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not start on this adapter');
   await tf.ready();
+  const gradientsError = await registerGradients().then(
+    () => null,
+    (err: unknown) => `tfjs gradients unavailable: ${(err as Error).message ?? String(err)}`,
+  );
   const backend = tf.backend() as unknown as WebGpuBackendLike;
   const device = backend.device;
   let pending: Error | null = null;
@@ -104,7 +117,45 @@ async function start(e: Engine): Promise<TfjsPeer> {
       pending = null;
       if (err) throw err;
     },
+    gradientsError,
   };
+}
+
+/** Removes the tfjs backend and destroys its device (so that a test process can exit). */
+export async function stopTfjsPeer(): Promise<void> {
+  if (!peer) return;
+  const p = await peer.catch(() => null);
+  peer = null;
+  if (!p) return;
+  try {
+    p.tf.removeBackend('webgpu');
+  } finally {
+    p.device.destroy();
+  }
+}
+
+let gradientsRegistered = false;
+
+/** Registers tfjs-core's gradient functions (see the header comment). */
+async function registerGradients(): Promise<void> {
+  if (gradientsRegistered) return;
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  const esbuild = (await import('esbuild')) as typeof import('esbuild');
+  const out = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    write: false,
+    logLevel: 'silent',
+    mainFields: ['module', 'main'],
+    external: ['long', 'seedrandom', 'node-fetch'],
+  });
+  const code = out.outputFiles[0]!.text;
+  const mod = { exports: {} };
+  new Function('require', 'module', 'exports', code)(createRequire(entry), mod, mod.exports);
+  gradientsRegistered = true;
 }
 
 /** NCHW -> NHWC (CPU). */

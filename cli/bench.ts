@@ -5,7 +5,6 @@
  * bench/results/<adapter-slug>-<YYYY-MM-DD>.json. See bench/*.ts for what each row measures.
  */
 import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { parseArgs, helpText, UsageError } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { startTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
+import { TorchPeer, torchStatus } from '../bench/torch-peer.ts';
 import type { MeasureContext, BenchRow } from '../bench/rows.ts';
 import { runKernelSuite } from '../bench/kernels.ts';
 import { runStepSuite } from '../bench/step.ts';
@@ -26,12 +26,13 @@ const SPEC = {
   full: { type: 'boolean', help: 'the real 320x320 shapes at batch 1 and 4 (the default on a hardware adapter)' },
   batch: { type: 'string', help: 'batch sizes, comma separated (default: kernels 1 with --quick, 1,4 with --full; step 4 with --quick)' },
   filter: { type: 'string', help: 'only kernel rows whose layer contains one of these words, comma separated (e.g. conv3_3,fc6)' },
-  warmup: { type: 'number', default: 1, help: 'untimed runs per engine and row before timing' },
+  warmup: { type: 'number', default: 0, help: 'extra untimed runs per engine and row (the agreement run, which compiles the pipelines, always comes first)' },
   minReps: { type: 'number', default: 3, help: 'timed repetitions per engine and row, at least' },
   maxReps: { type: 'number', default: 15, help: 'timed repetitions per engine and row, at most' },
-  rowSeconds: { type: 'number', help: 'stop repeating a row after this much timed work (default 1.5 quick, 4 full)' },
+  rowSeconds: { type: 'number', help: 'stop repeating a row after this much timed work (default 2.5 quick, 4 full)' },
   tolerance: { type: 'number', default: 1e-3, help: 'agreement needed before a row is timed: max|ours - tfjs| / max|tfjs|' },
   tfjs: { type: 'boolean', default: true, help: 'run the tfjs-backend-webgpu peer (--no-tfjs: ours only)' },
+  torch: { type: 'boolean', default: true, help: 'add the PyTorch CPU column to conv rows where MATTING_BENCH_PYTHON (default python3) imports torch' },
   out: { type: 'string', help: 'the JSON results file (default bench/results/<adapter-slug>-<date>.json)' },
 } as const;
 
@@ -46,14 +47,6 @@ function engineVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** The PyTorch version when `python3 -c "import torch"` works, else why not. */
-function torchStatus(): { available: boolean; text: string } {
-  const r = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status === 0) return { available: true, text: `torch ${r.stdout.trim()}` };
-  if (r.error) return { available: false, text: 'n/a (no python3)' };
-  return { available: false, text: 'n/a (python3 cannot import torch)' };
 }
 
 export function isSoftwareAdapter(info: { vendor: string; architecture: string; device: string; description: string }): boolean {
@@ -111,21 +104,35 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (o.tfjs && (suites.has('kernels') || suites.has('step'))) {
       try {
         peer = await startTfjsPeer(e);
+        if (peer.gradientsError) {
+          peerNote = peer.gradientsError;
+          log(`bench: ${peer.gradientsError}; tfjs rows that need gradients will say so`);
+        }
       } catch (err) {
         peerNote = `tfjs-backend-webgpu did not start: ${(err as Error).message}`;
         log(`bench: ${peerNote}; timing ours only`);
       }
     }
-    const torch = torchStatus();
+    let torch = o.torch && suites.has('kernels') ? torchStatus() : { available: false, text: 'n/a (not run)' };
+    let torchPeer: TorchPeer | null = null;
+    if (torch.available) {
+      try {
+        torchPeer = await TorchPeer.start(join(root, 'bench', 'torch_peer.py'));
+      } catch (err) {
+        torch = { available: false, text: `n/a (the torch peer did not start: ${(err as Error).message})` };
+      }
+    }
     const ctx: MeasureContext = {
       peer,
-      timing: { warmup: o.warmup, minReps: o.minReps, maxReps: o.maxReps, budgetMs: 1000 * (o.rowSeconds ?? (quick ? 1.5 : 4)) },
+      torch: torchPeer,
+      timing: { warmup: o.warmup, minReps: o.minReps, maxReps: o.maxReps, budgetMs: 1000 * (o.rowSeconds ?? (quick ? 2.5 : 4)) },
       tolerance: o.tolerance,
       log,
     };
     const date = new Date();
     const header: BenchHeader = {
       date: date.toISOString(),
+      argv,
       mode: quick ? 'quick' : 'full',
       adapter: a.info,
       backend: a.backend,
@@ -139,7 +146,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       cpus: cpus().length,
       timing:
         `wall time per repetition from the first recorded command to queue.onSubmittedWorkDone() (same method for both engines; ` +
-        `includes each engine's CPU-side encoding), ${o.warmup} warm-up, ${o.minReps}-${o.maxReps} repetitions, engines interleaved` +
+        `includes each engine's CPU-side encoding); first an untimed agreement run per engine (compiles the pipelines)` +
+        `${o.warmup ? ` and ${o.warmup} warm-up run(s)` : ''}, then ${o.minReps}-${o.maxReps} timed repetitions (more while under ` +
+        `${ctx.timing.budgetMs / 1000} s of timed work per row), the engines interleaved` +
         (peerNote ? `; ${peerNote}` : ''),
       agreementTolerance: o.tolerance,
     };
@@ -147,7 +156,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const t0 = performance.now();
     if (suites.has('kernels')) {
       log('bench: kernels');
-      rows.push(...(await runKernelSuite(ctx, { quick, batches, filter })));
+      try {
+        rows.push(...(await runKernelSuite(ctx, { quick, batches, filter })));
+      } finally {
+        torchPeer?.close();
+        ctx.torch = null;
+      }
     }
     if (suites.has('step')) {
       log('bench: training step');

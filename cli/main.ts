@@ -6,6 +6,7 @@ const VERBS: Record<string, { summary: string; run: () => Promise<(argv: string[
   train: { summary: 'train the matting network (default: the tiny preset on embedded synthetic data)', run: async () => (await import('./train.ts')).trainCommand },
   predict: { summary: 'predict alpha mattes for images and trimaps with a checkpoint', run: async () => (await import('./predict.ts')).predictCommand },
   eval: { summary: 'score a checkpoint or predicted alphas with SAD, MSE, Gradient and Connectivity', run: async () => (await import('./eval.ts')).evalCommand },
+  bench: { summary: 'benchmark kernels, a training step and the data pipeline against tfjs-backend-webgpu on the same adapter', run: async () => (await import('./bench.ts')).benchCommand },
   info: { summary: 'show the WebGPU adapter, its limits, and run a self-check', run: async () => (await import('./info.ts')).infoCommand },
   'setup-gpu': { summary: "install Mesa's software WebGPU driver when no adapter works (Debian/Ubuntu, root)", run: async () => (await import('./setup-gpu.ts')).setupGpuCommand },
 };

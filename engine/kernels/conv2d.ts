@@ -118,62 +118,69 @@ export const conv2dBackwardData: KernelDef = {
     ['dx', 'write', 'array<f32>'],
   ],
   body: `
-// One invocation: 4 consecutive input pixels x 4 input channels; sums over the output channels
-// oBase .. oBase+oCount (the weight slice bound) and the kernel taps that reach each pixel.
+// One invocation: 4 input pixels of one row that share their phase modulo the stride (columns
+// ix0, ix0+SW, ix0+2SW, ix0+3SW) x 4 input channels. Sharing the phase means a kernel tap reaches
+// all four pixels or none, and reaches consecutive output columns: tap validity is decided once per
+// tile (no division in the inner loop), and a stride-2 transposed conv skips the 3/4 of taps that
+// contribute nothing instead of testing them per pixel.
 @compute @workgroup_size(${CONV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = ${flatIndex(CONV_WG)};
-  let M = u.N * u.H * u.W;
-  let rowTiles = (M + 3u) / 4u;
+  let colsPerPhase = (u.W + u.SW - 1u) / u.SW;
+  let xTiles = (colsPerPhase + 3u) / 4u;
+  let rowTiles = u.N * u.H * u.SW * xTiles;
   let colTiles = (u.C + 3u) / 4u;
   if (t >= rowTiles * colTiles) { return; }
-  let m0 = (t % rowTiles) * 4u;
+  let rt = t % rowTiles;
   let c0 = (t / rowTiles) * 4u;
-  let plane = u.H * u.W;
+  let xt = rt % xTiles;
+  let r1 = rt / xTiles;
+  let phase = r1 % u.SW;
+  let r2 = r1 / u.SW;
+  let iy = r2 % u.H;
+  let n = r2 / u.H;
+  let ix0 = phase + 4u * xt * u.SW;
   let oplane = u.OH * u.OW;
   let KK = u.KH * u.KW;
-  var dyBase: array<i32, 4>;
-  var ty: array<i32, 4>;
-  var tx: array<i32, 4>;
-  for (var p = 0u; p < 4u; p++) {
-    let m = min(m0 + p, M - 1u);
-    let n = m / plane;
-    let r = m % plane;
-    ty[p] = i32(r / u.W) + u.PT;
-    tx[p] = i32(r % u.W) + u.PL;
-    dyBase[p] = i32((n * u.O + u.oBase) * oplane) - i32(u.yOff);
-  }
+  let dyBase = i32((n * u.O + u.oBase) * oplane) - i32(u.yOff);
   var cCol: array<u32, 4>;
   for (var q = 0u; q < 4u; q++) { cCol[q] = min(c0 + q, u.C - 1u) * KK; }
   var acc: array<vec4<f32>, 4>;
-  for (var o = 0u; o < u.oCount; o++) {
-    let wo = o * u.C * KK - u.wOff;
-    let dyo = i32(o * oplane);
-    for (var ky = 0u; ky < u.KH; ky++) {
-      for (var kx = 0u; kx < u.KW; kx++) {
-        let kk = ky * u.KW + kx;
-        let wv = vec4<f32>(w[wo + cCol[0] + kk], w[wo + cCol[1] + kk], w[wo + cCol[2] + kk], w[wo + cCol[3] + kk]);
+  for (var ky = 0u; ky < u.KH; ky++) {
+    let ny = i32(iy) + u.PT - i32(ky * u.DH);
+    if (ny < 0 || ny % i32(u.SH) != 0) { continue; }
+    let oy = ny / i32(u.SH);
+    if (oy >= i32(u.OH)) { continue; }
+    for (var kx = 0u; kx < u.KW; kx++) {
+      let nx = i32(ix0) + u.PL - i32(kx * u.DW);
+      if (((nx % i32(u.SW)) + i32(u.SW)) % i32(u.SW) != 0) { continue; }
+      let ox0 = nx / i32(u.SW); // exact: nx is a multiple of SW
+      // pixel p reads output column ox0 + p (when inside the output and the pixel inside the input)
+      var ok: array<bool, 4>;
+      var at: array<i32, 4>;
+      for (var p = 0u; p < 4u; p++) {
+        let ox = ox0 + i32(p);
+        ok[p] = ox >= 0 && ox < i32(u.OW) && ix0 + p * u.SW < u.W;
+        at[p] = dyBase + oy * i32(u.OW) + select(0, ox, ok[p]);
+      }
+      let kk = ky * u.KW + kx;
+      for (var o = 0u; o < u.oCount; o++) {
+        let wo = o * u.C * KK + kk - u.wOff;
+        let wv = vec4<f32>(w[wo + cCol[0]], w[wo + cCol[1]], w[wo + cCol[2]], w[wo + cCol[3]]);
+        let dyo = i32(o * oplane);
         for (var p = 0u; p < 4u; p++) {
-          let ny = ty[p] - i32(ky * u.DH);
-          let nx = tx[p] - i32(kx * u.DW);
-          if (ny < 0 || nx < 0) { continue; }
-          let oy = u32(ny) / u.SH;
-          let ox = u32(nx) / u.SW;
-          if (oy * u.SH != u32(ny) || ox * u.SW != u32(nx) || oy >= u.OH || ox >= u.OW) { continue; }
-          acc[p] += dy[u32(dyBase[p] + dyo + i32(oy * u.OW + ox))] * wv;
+          if (ok[p]) { acc[p] += dy[u32(at[p] + dyo)] * wv; }
         }
       }
     }
   }
   for (var p = 0u; p < 4u; p++) {
-    let m = m0 + p;
-    if (m >= M) { break; }
-    let n = m / plane;
-    let r = m % plane;
+    let ix = ix0 + p * u.SW;
+    if (ix >= u.W) { break; }
     for (var q = 0u; q < 4u; q++) {
       let c = c0 + q;
       if (c >= u.C) { break; }
-      dx[(n * u.C + c) * plane + r - u.xOff] = acc[p][q];
+      dx[((n * u.C + c) * u.H + iy) * u.W + ix - u.xOff] = acc[p][q];
     }
   }
 }`,

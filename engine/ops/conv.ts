@@ -175,7 +175,7 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor): 
     for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
       const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
       const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
-      const tiles = Math.ceil(((n1 - n0) * g.H * g.W) / 4) * Math.ceil(g.C / 4);
+      const tiles = (n1 - n0) * g.H * g.SW * Math.ceil(Math.ceil(g.W / g.SW) / 4) * Math.ceil(g.C / 4);
       e.dispatch(
         conv2dBackwardData,
         {

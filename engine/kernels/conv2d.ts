@@ -38,26 +38,35 @@ const WINDOW_UNIFORMS = [
   ['oBase', 'u32'], ['oCount', 'u32'], ['hasBias', 'u32'],
 ] as const;
 
-export const conv2dForward: KernelDef = {
-  name: 'conv2dForward',
-  uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
-  storage: [
-    ['x', 'read', 'array<f32>'],
-    ['w', 'read', 'array<f32>'],
-    ['bias', 'read', 'array<f32>'],
-    ['y', 'write', 'array<f32>'],
-  ],
-  body: `
-// One invocation: 4 consecutive output pixels (GEMM rows) x 4 output channels of the slice.
+/**
+ * The forward kernel, specialised by how many output channels one invocation owns (4 x `vecs`):
+ * the weights of a channel group are the same for neighbouring invocations (a broadcast load on a
+ * SIMD CPU), while input values are per-invocation gathers, so owning 8 channels halves the gathers
+ * per multiply-add when there are enough channels.
+ */
+function conv2dForwardKernel(vecs: 1 | 2): KernelDef {
+  const TN = 4 * vecs;
+  const V = [...Array(vecs).keys()];
+  return {
+    name: 'conv2dForward',
+    uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
+    storage: [
+      ['x', 'read', 'array<f32>'],
+      ['w', 'read', 'array<f32>'],
+      ['bias', 'read', 'array<f32>'],
+      ['y', 'write', 'array<f32>'],
+    ],
+    body: `
+// One invocation: 4 consecutive output pixels (GEMM rows) x ${TN} output channels of the slice.
 @compute @workgroup_size(${CONV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = ${flatIndex(CONV_WG)};
   let M = u.N * u.OH * u.OW;
   let rowTiles = (M + 3u) / 4u;
-  let colTiles = (u.oCount + 3u) / 4u;
+  let colTiles = (u.oCount + ${TN - 1}u) / ${TN}u;
   if (t >= rowTiles * colTiles) { return; }
   let m0 = (t % rowTiles) * 4u;
-  let o0 = (t / rowTiles) * 4u;
+  let o0 = (t / rowTiles) * ${TN}u;
   let plane = u.OH * u.OW;
   let K = u.C * u.KH * u.KW;
   var xBase: array<i32, 4>;
@@ -71,23 +80,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ix0[p] = i32((r % u.OW) * u.SW) - u.PL;
     xBase[p] = i32(n * u.C * u.H * u.W) - i32(u.xOff);
   }
-  // Rows of w for the 4 channels (clamped: a missing channel recomputes the last, never written).
-  var wRow: array<u32, 4>;
-  for (var q = 0u; q < 4u; q++) { wRow[q] = min(o0 + q, u.oCount - 1u) * K - u.wOff; }
-  var acc: array<vec4<f32>, 4>;
+  // Rows of w for the channels (clamped: a missing channel recomputes the last, never written).
+  var wRow: array<u32, ${TN}>;
+  for (var q = 0u; q < ${TN}u; q++) { wRow[q] = min(o0 + q, u.oCount - 1u) * K - u.wOff; }
+${V.map((v) => `  var acc${v}: array<vec4<f32>, 4>;`).join('\n')}
   for (var c = 0u; c < u.C; c++) {
     let xc = i32(c * u.H * u.W);
     for (var ky = 0u; ky < u.KH; ky++) {
+      let dy = i32(ky * u.DH);
       for (var kx = 0u; kx < u.KW; kx++) {
         let k = (c * u.KH + ky) * u.KW + kx;
-        let wv = vec4<f32>(w[wRow[0] + k], w[wRow[1] + k], w[wRow[2] + k], w[wRow[3] + k]);
-        let dy = i32(ky * u.DH);
+${V.map((v) => `        let wv${v} = vec4<f32>(w[wRow[${4 * v}] + k], w[wRow[${4 * v + 1}] + k], w[wRow[${4 * v + 2}] + k], w[wRow[${4 * v + 3}] + k]);`).join('\n')}
         let dx = i32(kx * u.DW);
         for (var p = 0u; p < 4u; p++) {
           let iy = iy0[p] + dy;
           let ix = ix0[p] + dx;
           if (iy >= 0 && iy < i32(u.H) && ix >= 0 && ix < i32(u.W)) {
-            acc[p] += x[u32(xBase[p] + xc + iy * i32(u.W) + ix)] * wv;
+            let xv = x[u32(xBase[p] + xc + iy * i32(u.W) + ix)];
+${V.map((v) => `            acc${v}[p] += xv * wv${v};`).join('\n')}
           }
         }
       }
@@ -98,16 +108,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (m >= M) { break; }
     let n = m / plane;
     let r = m % plane;
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < ${TN}u; q++) {
       let o = o0 + q;
       if (o >= u.oCount) { break; }
-      var v = acc[p][q];
+      var v = 0.0;
+${V.map((v) => `      ${v ? 'else ' : ''}if (q < ${4 * v + 4}u) { v = acc${v}[p][q - ${4 * v}u]; }`).join('\n')}
       if (u.hasBias != 0u) { v += bias[o - u.bOff]; }
       y[(n * u.O + u.oBase + o) * plane + r - u.yOff] = v;
     }
   }
 }`,
-};
+  };
+}
+
+export const conv2dForward4 = conv2dForwardKernel(1);
+export const conv2dForward8 = conv2dForwardKernel(2);
+
+/** The widest variant that the channel count fills. */
+export function conv2dForwardFor(oCount: number): { def: KernelDef; channels: number } {
+  return oCount >= 8 ? { def: conv2dForward8, channels: 8 } : { def: conv2dForward4, channels: 4 };
+}
 
 export const conv2dBackwardData: KernelDef = {
   name: 'conv2dBackwardData',

@@ -13,7 +13,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { grid1d } from '../kernels/kernel.ts';
 import { maxBindingElements, windowOf } from '../kernels/binding.ts';
-import { CONV_WG, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../kernels/conv2d.ts';
+import { CONV_WG, conv2dBackwardData, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 
@@ -142,9 +142,10 @@ export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
       const ww = windowOf(w.buffer, o0 * K, o1 * K);
       const bw = b ? windowOf(b.buffer, o0, o1) : ww;
       const oCount = o1 - o0;
-      const tiles = Math.ceil(((n1 - n0) * g.OH * g.OW) / 4) * Math.ceil(oCount / 4);
+      const kernel = conv2dForwardFor(oCount);
+      const tiles = Math.ceil(((n1 - n0) * g.OH * g.OW) / 4) * Math.ceil(oCount / kernel.channels);
       e.dispatch(
-        conv2dForward,
+        kernel.def,
         {
           ...geometryUniforms(g, n1 - n0),
           xOff: u32(xw.first - n0 * xs),

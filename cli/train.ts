@@ -20,7 +20,7 @@ const SPEC = {
   refine: { type: 'string', help: `refinement: ${REFINES.join(', ')}` },
   inputSize: { type: 'number', help: 'training crop size (multiple of 32)' },
   width: { type: 'number', help: 'channel width multiplier (1 = the paper)' },
-  imageMean: { type: 'string', help: "subtract the ImageNet mean from the image: none or imagenet (use with --pretrained)" },
+  imageMean: { type: 'string', help: "image normalisation: none, imagenet (subtract the VGG mean) or torchvision (mean/std; use with --pretrained torchvision weights)" },
   lossWeights: { type: 'string', help: 'weights of the alpha, composition and refined losses, e.g. 0.5,0.5,1' },
   stage: { type: 'string', default: 'joint', help: `training stage: ${STAGES.join(', ')}` },
   batchSize: { type: 'number', help: 'images per step' },

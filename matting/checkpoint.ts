@@ -3,8 +3,8 @@
  *
  * Tensor names: the model's parameters and buffers under their PyTorch state_dict names
  * (`encoder.image.conv1_1.weight`, ..., `num_batches_tracked` as I64 like PyTorch), so
- * `safetensors.torch.load_file` + `model.load_state_dict(..., strict=False)` loads them into the
- * equivalent PyTorch module; optimiser state under `optimizer.state.<i>.exp_avg` / `exp_avg_sq` /
+ * `safetensors.torch.load_file` + `model.load_state_dict(..., strict=True)` (after dropping the
+ * `optimizer.` entries) loads them into the equivalent PyTorch module (scripts/torch-interop/dim_torch.py); optimiser state under `optimizer.state.<i>.exp_avg` / `exp_avg_sq` /
  * `momentum_buffer` (i = index of the parameter in the model's trainable order).
  * Metadata (all strings): `format` = matting-engine-checkpoint/1, `config` (model config JSON),
  * `training` (step, data position, RNG state, optimiser hyperparameters and step counts, options).

@@ -71,9 +71,14 @@ export abstract class Module {
     return this.parameters().reduce((n, p) => n + p.size, 0);
   }
 
-  /** Parameters and buffers by dotted name: the checkpoint's content. */
-  stateDict(): Map<string, Tensor> {
-    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+  /** Parameters and buffers by dotted name, in PyTorch's state_dict order (per module: parameters, buffers, then children). */
+  stateDict(prefix = ''): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
+    for (const [n, p] of this.params) out.set(name(n), p);
+    for (const [n, b] of this.buffers) out.set(name(n), b);
+    for (const [n, m] of this.children) for (const [k, t] of m.stateDict(name(n))) out.set(k, t);
+    return out;
   }
 
   /**

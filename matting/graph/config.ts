@@ -14,8 +14,12 @@ export interface ModelConfig {
   inputSize: number;
   /** Multiplies every channel count (1 = the paper's model); small values make test models. */
   width: number;
-  /** Subtract ImageNet's per-channel mean from the 0..255 image (for ImageNet-pretrained VGG weights). */
-  imageMean: 'none' | 'imagenet';
+  /**
+   * Input normalisation of the 0..255 image: `none` (the seed), `imagenet` (subtract the Caffe/TF-slim
+   * VGG mean 123.68/116.779/103.939, for weights trained that way), `torchvision` ((x - mean) / std
+   * with torchvision's ImageNet mean and std on the 0..255 scale, for torchvision's weights).
+   */
+  imageMean: 'none' | 'imagenet' | 'torchvision';
   lossWeights: { alpha: number; composition: number; refined: number };
   /** Seed of the parameter initialisation. */
   seed: number;
@@ -54,7 +58,7 @@ export function validateConfig(c: ModelConfig): void {
   if (!Number.isInteger(c.inputSize) || c.inputSize < 32 || c.inputSize % 32 !== 0) problems.push(`inputSize ${c.inputSize} (a multiple of 32, at least 32)`);
   if (!(c.width > 0 && c.width <= 4)) problems.push(`width ${c.width} (in (0, 4])`);
   if (c.decoder === 'unpool' && c.encoder === 'resnet50-dual') problems.push("decoder 'unpool' needs a VGG encoder (it reuses VGG's five pooling indices)");
-  if (!['none', 'imagenet'].includes(c.imageMean)) problems.push(`imageMean '${c.imageMean}' (none or imagenet)`);
+  if (!['none', 'imagenet', 'torchvision'].includes(c.imageMean)) problems.push(`imageMean '${c.imageMean}' (none, imagenet or torchvision)`);
   for (const [k, v] of Object.entries(c.lossWeights)) if (!(v >= 0 && Number.isFinite(v))) problems.push(`loss weight ${k} = ${v}`);
   if (problems.length) throw new Error(`invalid model config: ${problems.join('; ')}`);
 }

@@ -10,7 +10,7 @@ import { Module } from '../../engine/nn/module.ts';
 import { Generator } from '../../engine/random.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { concat } from '../../engine/ops/concat.ts';
-import { sub } from '../../engine/ops/arith.ts';
+import { mul, sub } from '../../engine/ops/arith.ts';
 import { tensor } from '../../engine/creation.ts';
 import { keep } from '../../engine/scope.ts';
 import { makeConfig, type ModelConfig } from './config.ts';
@@ -19,7 +19,11 @@ import { ResNet50Branch } from './resnet50.ts';
 import { DeconvDecoder, UnpoolDecoder } from './decoder.ts';
 import { Refinement } from './refine.ts';
 
+/** The Caffe / TF-slim VGG mean (0..255 RGB). */
 export const IMAGENET_MEAN = [123.68, 116.779, 103.939];
+/** torchvision's ImageNet normalisation, on the 0..255 scale. */
+export const TORCHVISION_MEAN = [123.675, 116.28, 103.53];
+export const TORCHVISION_STD = [58.395, 57.12, 57.375];
 
 class Encoder extends Module {
   readonly image: Vgg16Branch | ResNet50Branch;
@@ -67,7 +71,7 @@ export class MattingModel extends Module {
   readonly encoder: Encoder;
   readonly decoder: DeconvDecoder | UnpoolDecoder;
   readonly refine: Refinement | null;
-  private meanTensor: Tensor | null = null;
+  private normalisation: { mean: Tensor; invStd: Tensor | null } | null = null;
 
   constructor(config: Partial<ModelConfig> = {}) {
     super();
@@ -94,9 +98,10 @@ export class MattingModel extends Module {
   forward(image: Tensor, trimap: Tensor): MattingOutput {
     this.checkInputs(image, trimap);
     let x = image;
-    if (this.config.imageMean === 'imagenet') {
-      this.meanTensor ??= keepMean();
-      x = sub(image, this.meanTensor);
+    if (this.config.imageMean !== 'none') {
+      this.normalisation ??= makeNormalisation(this.config.imageMean);
+      x = sub(image, this.normalisation.mean);
+      if (this.normalisation.invStd) x = mul(x, this.normalisation.invStd);
     }
     const enc = this.encoder.forward(x, trimap, this.config.decoder === 'unpool');
     const rawAlpha = this.decoder.forward(enc);
@@ -106,11 +111,15 @@ export class MattingModel extends Module {
 
   override dispose(): void {
     super.dispose();
-    this.meanTensor?.dispose();
+    this.normalisation?.mean.dispose();
+    this.normalisation?.invStd?.dispose();
   }
 }
 
 /** Created lazily, possibly inside the caller's tidy scope: kept for the model's life. */
-function keepMean(): Tensor {
-  return keep(tensor(Float32Array.from(IMAGENET_MEAN), [1, 3, 1, 1]));
+function makeNormalisation(kind: 'imagenet' | 'torchvision'): { mean: Tensor; invStd: Tensor | null } {
+  const c = (v: number[]) => keep(tensor(Float32Array.from(v), [1, 3, 1, 1]));
+  return kind === 'imagenet'
+    ? { mean: c(IMAGENET_MEAN), invStd: null }
+    : { mean: c(TORCHVISION_MEAN), invStd: c(TORCHVISION_STD.map((s) => 1 / s)) };
 }

@@ -129,7 +129,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record('reshape', y, [x], [], (gy) => [gy.view(x.shape)]);
 }
 
-/** Clamps to [lo, hi]; the gradient passes where the input is strictly inside (PyTorch's rule at the bounds: passes). */
+/** Clamps to [lo, hi]; the gradient passes where lo <= x <= hi (PyTorch's rule: it passes at the bounds). */
 export function clamp(a: Tensor, lo: number, hi: number): Tensor {
   const y = mapElementwise('clamp', 'clamp(a, s0, s1)', [a], { scalars: [lo, hi] });
   return record('clamp', y, [a], [a], (gy, [sa]) => [

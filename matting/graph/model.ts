@@ -95,7 +95,8 @@ export class MattingModel extends Module {
     if (h! % 32 !== 0 || w! % 32 !== 0) throw new Error(`model input size ${h}x${w} must be a multiple of 32 (pad it; see matting/inference.ts)`);
   }
 
-  forward(image: Tensor, trimap: Tensor): MattingOutput {
+  /** `o.refine: false` skips stage 2 (the encoder-decoder training stage does not need it). */
+  forward(image: Tensor, trimap: Tensor, o: { refine?: boolean } = {}): MattingOutput {
     this.checkInputs(image, trimap);
     let x = image;
     if (this.config.imageMean !== 'none') {
@@ -105,7 +106,7 @@ export class MattingModel extends Module {
     }
     const enc = this.encoder.forward(x, trimap, this.config.decoder === 'unpool');
     const rawAlpha = this.decoder.forward(enc);
-    const refinedAlpha = this.refine ? this.refine.forward(image, rawAlpha) : null;
+    const refinedAlpha = this.refine && o.refine !== false ? this.refine.forward(image, rawAlpha) : null;
     return { rawAlpha, refinedAlpha };
   }
 

@@ -139,6 +139,8 @@ export class Trainer {
       let reason: 'finished' | 'interrupted' | 'non-finite' = 'finished';
       while (step < o.steps && !this.stopRequested) {
         const batch = await loader.next();
+        // Let the event loop turn: Dawn reclaims finished work from it (a loop that never yields grows until it crashes).
+        await new Promise((r) => setImmediate(r));
         lastLr = applyLr(optimizer, schedule, step)[0]!;
         const skip = this.trainStep(model, optimizer, batch, weights, accum);
         if (o.onNonFinite === 'skip' && !(await skip())) {
@@ -219,7 +221,7 @@ export class Trainer {
         fg: tensor(batch.fg, [n, 3, s, s]),
         bg: tensor(batch.bg, [n, 3, s, s]),
       };
-      const out = model.forward(inputs.image, inputs.trimap);
+      const out = model.forward(inputs.image, inputs.trimap, { refine: weights.refined > 0 });
       const terms = mattingLosses(out, inputs, weights);
       backward(terms.total);
       noGrad(() => {

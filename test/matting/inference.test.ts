@@ -1,0 +1,72 @@
+/** Inference on any size: reflect padding to a multiple of 32, cropping back, tiles for large images. */
+import { describe, expect, it } from 'vitest';
+import { useEngine } from '../helpers/gpu.ts';
+import { MattingModel } from '../../matting/graph/model.ts';
+import { predictAlpha, reflectPad } from '../../matting/inference.ts';
+
+useEngine();
+
+function scene(w: number, h: number) {
+  const image = new Float32Array(3 * w * h);
+  const trimap = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const d = Math.hypot(x - w / 2, y - h / 2) - Math.min(w, h) / 3;
+      trimap[y * w + x] = d < -4 ? 255 : d > 4 ? 0 : 128;
+      for (let c = 0; c < 3; c++) image[(c * h + y) * w + x] = (x * 7 + y * 3 + c * 50) % 256;
+    }
+  }
+  return { image: { width: w, height: h, data: image }, trimap: { width: w, height: h, data: trimap } };
+}
+
+describe('inference', () => {
+  it('reflect padding mirrors about the edges without repeating them', () => {
+    // one channel, 1 x 3 -> 1 x 6: [a b c] -> [a b c b a b]
+    expect(Array.from(reflectPad(Float32Array.from([1, 2, 3]), 1, 1, 3, 1, 6))).toEqual([1, 2, 3, 2, 1, 2]);
+    expect(Array.from(reflectPad(Float32Array.from([1, 2]), 1, 2, 1, 4, 1))).toEqual([1, 2, 1, 2]);
+  });
+
+  it('predicts any size (not a multiple of 32), copies known regions, and tiles large images', async () => {
+    const model = new MattingModel({ encoder: 'vgg16-dual', inputSize: 32, width: 1 / 32, seed: 4 });
+    const { image, trimap } = scene(70, 45);
+    const whole = await predictAlpha(model, image, trimap);
+    expect(whole).toHaveLength(70 * 45);
+    for (let i = 0; i < whole.length; i++) {
+      const t = trimap.data[i]!;
+      if (t === 0) expect(whole[i]).toBe(0);
+      else if (t === 255) expect(whole[i]).toBe(1);
+      else expect(whole[i]! >= 0 && whole[i]! <= 1).toBe(true);
+    }
+    // a tile as large as the image is the untiled prediction
+    expect(Array.from(await predictAlpha(model, image, trimap, { tileSize: 96 }))).toEqual(Array.from(whole));
+    // 64 px tiles with 16 px overlap over a 70 px wide image: tiles at x 0..63 and 6..69, blended
+    const tiled = await predictAlpha(model, image, trimap, { tileSize: 64, tileOverlap: 16 });
+    const crop = (p: { width: number; height: number; data: Float32Array }, ch: number, x0: number, w: number) => {
+      const d = new Float32Array(ch * w * p.height);
+      for (let c = 0; c < ch; c++) for (let y = 0; y < p.height; y++) for (let x = 0; x < w; x++) d[(c * p.height + y) * w + x] = p.data[(c * p.height + y) * p.width + x0 + x]!;
+      return { width: w, height: p.height, data: d };
+    };
+    const left = await predictAlpha(model, crop(image, 3, 0, 64), crop(trimap, 1, 0, 64));
+    const right = await predictAlpha(model, crop(image, 3, 6, 64), crop(trimap, 1, 6, 64));
+    for (let y = 0; y < 45; y++) {
+      for (let x = 0; x < 70; x++) {
+        const i = y * 70 + x;
+        if (trimap.data[i] !== 128) expect(tiled[i]).toBe(whole[i]);
+        // columns only the left tile covers come from it alone, likewise on the right
+        if (x < 6) expect(tiled[i]).toBe(left[y * 64 + x]);
+        if (x >= 64) expect(tiled[i]).toBe(right[y * 64 + x - 6]);
+        // elsewhere a convex blend of the two tiles
+        if (x >= 6 && x < 64) {
+          const a = left[y * 64 + x]!, b = right[y * 64 + x - 6]!;
+          expect(tiled[i]!).toBeGreaterThanOrEqual(Math.min(a, b) - 1e-6);
+          expect(tiled[i]!).toBeLessThanOrEqual(Math.max(a, b) + 1e-6);
+        }
+      }
+    }
+    // the stage-1 alpha is available too, and mismatched sizes are refused
+    expect(await predictAlpha(model, image, trimap, { stage: 'raw' })).toHaveLength(70 * 45);
+    await expect(predictAlpha(model, image, { ...trimap, width: 69 })).rejects.toThrow(/trimap is 69x45/);
+    await expect(predictAlpha(model, image, trimap, { tileSize: 40 })).rejects.toThrow(/multiple of 32/);
+    model.dispose();
+  });
+});

@@ -129,43 +129,56 @@ export function conv2dForwardFor(oCount: number): { def: KernelDef; channels: nu
   return oCount >= 8 ? { def: conv2dForward8, channels: 8 } : { def: conv2dForward4, channels: 4 };
 }
 
-export const conv2dBackwardData: KernelDef = {
-  name: 'conv2dBackwardData',
-  uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
-  storage: [
-    ['dy', 'read', 'array<f32>'],
-    ['w', 'read', 'array<f32>'],
-    ['dx', 'write', 'array<f32>'],
-  ],
-  body: `
+/**
+ * The input-gradient kernel (also the transposed conv's forward), specialised like the forward by
+ * how many input channels one invocation owns (4 x `vecs`).
+ */
+function conv2dBackwardDataKernel(vecs: 1 | 2): KernelDef {
+  const TN = 4 * vecs;
+  const V = [...Array(vecs).keys()];
+  return {
+    name: 'conv2dBackwardData',
+    uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
+    storage: [
+      ['dy', 'read', 'array<f32>'],
+      ['w', 'read', 'array<f32>'],
+      ['dx', 'write', 'array<f32>'],
+    ],
+    body: `
 // One invocation: 4 input pixels of one row that share their phase modulo the stride (columns
-// ix0, ix0+SW, ix0+2SW, ix0+3SW) x 4 input channels. Sharing the phase means a kernel tap reaches
+// ix0, ix0+SW, ix0+2SW, ix0+3SW) x ${TN} input channels. Sharing the phase means a kernel tap reaches
 // all four pixels or none, and reaches consecutive output columns: tap validity is decided once per
 // tile (no division in the inner loop), and a stride-2 transposed conv skips the 3/4 of taps that
 // contribute nothing instead of testing them per pixel.
 @compute @workgroup_size(${CONV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = ${flatIndex(CONV_WG)};
+  // Tiles are ordered by (row phase, column phase) first, so that neighbouring invocations (SIMD
+  // lanes on a CPU adapter, a warp on a GPU) share their valid taps and skip the same ones.
   let colsPerPhase = (u.W + u.SW - 1u) / u.SW;
   let xTiles = (colsPerPhase + 3u) / 4u;
-  let rowTiles = u.N * u.H * u.SW * xTiles;
-  let colTiles = (u.C + 3u) / 4u;
+  let rowsPerPhase = (u.H + u.SH - 1u) / u.SH;
+  let rowTiles = u.SH * u.SW * u.N * rowsPerPhase * xTiles;
+  let colTiles = (u.C + ${TN - 1}u) / ${TN}u;
   if (t >= rowTiles * colTiles) { return; }
   let rt = t % rowTiles;
-  let c0 = (t / rowTiles) * 4u;
+  let c0 = (t / rowTiles) * ${TN}u;
   let xt = rt % xTiles;
   let r1 = rt / xTiles;
-  let phase = r1 % u.SW;
-  let r2 = r1 / u.SW;
-  let iy = r2 % u.H;
-  let n = r2 / u.H;
+  let iyq = r1 % rowsPerPhase;
+  let r2 = r1 / rowsPerPhase;
+  let n = r2 % u.N;
+  let r3 = r2 / u.N;
+  let phase = r3 % u.SW;
+  let iy = r3 / u.SW + iyq * u.SH;
+  if (iy >= u.H) { return; }
   let ix0 = phase + 4u * xt * u.SW;
   let oplane = u.OH * u.OW;
   let KK = u.KH * u.KW;
   let dyBase = i32((n * u.O + u.oBase) * oplane) - i32(u.yOff);
-  var cCol: array<u32, 4>;
-  for (var q = 0u; q < 4u; q++) { cCol[q] = min(c0 + q, u.C - 1u) * KK; }
-  var acc: array<vec4<f32>, 4>;
+  var cCol: array<u32, ${TN}>;
+  for (var q = 0u; q < ${TN}u; q++) { cCol[q] = min(c0 + q, u.C - 1u) * KK; }
+${V.map((v) => `  var acc${v}: array<vec4<f32>, 4>;`).join('\n')}
   for (var ky = 0u; ky < u.KH; ky++) {
     let ny = i32(iy) + u.PT - i32(ky * u.DH);
     if (ny < 0 || ny % i32(u.SH) != 0) { continue; }
@@ -186,10 +199,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let kk = ky * u.KW + kx;
       for (var o = 0u; o < u.oCount; o++) {
         let wo = o * u.C * KK + kk - u.wOff;
-        let wv = vec4<f32>(w[wo + cCol[0]], w[wo + cCol[1]], w[wo + cCol[2]], w[wo + cCol[3]]);
+${V.map((v) => `        let wv${v} = vec4<f32>(w[wo + cCol[${4 * v}]], w[wo + cCol[${4 * v + 1}]], w[wo + cCol[${4 * v + 2}]], w[wo + cCol[${4 * v + 3}]]);`).join('\n')}
         let dyo = i32(o * oplane);
         for (var p = 0u; p < 4u; p++) {
-          if (ok[p]) { acc[p] += dy[u32(at[p] + dyo)] * wv; }
+          if (ok[p]) {
+            let g = dy[u32(at[p] + dyo)];
+${V.map((v) => `            acc${v}[p] += g * wv${v};`).join('\n')}
+          }
         }
       }
     }
@@ -197,14 +213,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var p = 0u; p < 4u; p++) {
     let ix = ix0 + p * u.SW;
     if (ix >= u.W) { break; }
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < ${TN}u; q++) {
       let c = c0 + q;
       if (c >= u.C) { break; }
-      dx[((n * u.C + c) * u.H + iy) * u.W + ix - u.xOff] = acc[p][q];
+      var v = 0.0;
+${V.map((v) => `      ${v ? 'else ' : ''}if (q < ${4 * v + 4}u) { v = acc${v}[p][q - ${4 * v}u]; }`).join('\n')}
+      dx[((n * u.C + c) * u.H + iy) * u.W + ix - u.xOff] = v;
     }
   }
 }`,
-};
+  };
+}
+
+export const conv2dBackwardData4 = conv2dBackwardDataKernel(1);
+export const conv2dBackwardData8 = conv2dBackwardDataKernel(2);
+
+export function conv2dBackwardDataFor(channels: number): { def: KernelDef; channels: number } {
+  return channels >= 8 ? { def: conv2dBackwardData8, channels: 8 } : { def: conv2dBackwardData4, channels: 4 };
+}
 
 export const conv2dBackwardWeight: KernelDef = {
   name: 'conv2dBackwardWeight',

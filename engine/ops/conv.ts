@@ -13,7 +13,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { grid1d } from '../kernels/kernel.ts';
 import { maxBindingElements, windowOf } from '../kernels/binding.ts';
-import { CONV_WG, conv2dBackwardData, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
+import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 
@@ -176,9 +176,10 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor): 
     for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
       const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
       const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
-      const tiles = (n1 - n0) * g.H * g.SW * Math.ceil(Math.ceil(g.W / g.SW) / 4) * Math.ceil(g.C / 4);
+      const kernel = conv2dBackwardDataFor(g.C);
+      const tiles = g.SH * g.SW * (n1 - n0) * Math.ceil(g.H / g.SH) * Math.ceil(Math.ceil(g.W / g.SW) / 4) * Math.ceil(g.C / kernel.channels);
       e.dispatch(
-        conv2dBackwardData,
+        kernel.def,
         {
           ...geometryUniforms(g, n1 - n0),
           xOff: u32(dxw.first - n0 * xs),

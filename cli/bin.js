@@ -28,7 +28,8 @@ if (verbose || process.env.MATTING_ENGINE_CHILD) {
       skippingTrace = true;
       return;
     }
-    if (skippingTrace && /^\s+at /.test(line)) return;
+    // the indented context lines Dawn adds under a warning (" - While ...", "    at ...")
+    if (skippingTrace && /^\s/.test(line)) return;
     skippingTrace = false;
     process.stderr.write(line + '\n');
   });

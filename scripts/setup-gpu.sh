@@ -56,7 +56,8 @@ install_vulkan() {
 
 # 2. llvmpipe through OpenGL ES (compatibility feature level), the fallback.
 install_gl() {
-  apt_quiet install -y --no-install-recommends libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri
+  # Dawn dlopens the unversioned libEGL.so, which only the -dev package provides.
+  apt_quiet install -y --no-install-recommends libegl1 libegl-dev libegl-mesa0 libgles2 libgl1-mesa-dri
 }
 
 echo "setup-gpu: no WebGPU adapter; installing Mesa's software Vulkan driver (lavapipe)..."

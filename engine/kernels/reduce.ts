@@ -7,6 +7,7 @@ import { engine } from '../engine.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
 import { flatIndex, grid1d, type KernelDef } from './kernel.ts';
 import { maxBindingElements, pieces, windowOf } from './binding.ts';
+import { fillInto } from './elementwise.ts';
 
 const WG = 128;
 /** Elements one invocation sums serially before the work is split into partials. */
@@ -98,7 +99,7 @@ export function sumRaw(x: Tensor, axes: readonly number[], keepDims: boolean): T
   const reduceCount = shapeSize(redDims);
   if (nOut === 0 || reduceCount === 0) {
     const out = Tensor.empty(outShape);
-    if (nOut > 0) engineFill(out);
+    if (nOut > 0) fillInto(out, 0); // a sum over an empty set is 0
     return out;
   }
   if (x.size > maxBindingElements()) return sumLarge(x, axes, outShape);
@@ -125,11 +126,6 @@ function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
   const v = t.view(shape);
   t.dispose();
   return v;
-}
-
-function engineFill(t: Tensor): void {
-  // Sum over an empty set is 0.
-  engine().write(t.buffer, 0, new Float32Array(t.size));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { mulberry32 as rng } from '../reference/array.ts';
 import { describe, expect, it } from 'vitest';
 import {
   gaussGradientMagnitude,
@@ -13,17 +14,6 @@ const SIGMA = 1.4;
 const gaussRef = (x: number): number => Math.exp((-x * x) / (2 * SIGMA * SIGMA)) / (SIGMA * Math.sqrt(2 * Math.PI));
 const dgaussRef = (x: number): number => (-x * gaussRef(x)) / (SIGMA * SIGMA);
 
-// Small deterministic PRNG (mulberry32) so the tests are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const relErr = (a: number, b: number): number => Math.abs(a / b - 1);
 

@@ -1,4 +1,5 @@
 /** Shared pieces of the model tests: a synthetic batch on the GPU, a seeded PRNG, loss helpers. */
+import { mulberry32 } from '../reference/array.ts';
 import { tensor } from '../../engine/creation.ts';
 import { keep, tidy } from '../../engine/scope.ts';
 import { noGrad } from '../../engine/autograd/graph.ts';
@@ -36,17 +37,8 @@ export function syntheticBatch(seed: number, size: number, n = 1, noise = 0): Lo
   return { ...b, unknown, dispose: () => Object.values(b).forEach((t) => t.dispose()) };
 }
 
-/** mulberry32: a small seeded PRNG for picking coordinates and directions. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the f64 references): a small seeded PRNG for coordinates and directions. */
+export const prng = mulberry32;
 
 /** The total loss (and its terms) of one forward, recorded without a graph; the tensors are kept. */
 export function evalLosses(model: MattingModel, batch: LossBatch, weights = model.config.lossWeights): { total: Tensor; alpha: Tensor | null; composition: Tensor | null; refined: Tensor | null } {

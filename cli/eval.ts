@@ -10,6 +10,7 @@ import { parseArgs, helpText, UsageError } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { Reporter, outputMode, bar } from './progress.ts';
 import { modelFromCheckpoint } from './model-io.ts';
+import { resolveModelPath } from '../matting/default-model.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { openEvalSet } from '../matting/data/eval-set.ts';
 import { readGrey } from '../matting/data/image-io.ts';
@@ -17,7 +18,8 @@ import { evaluateModel, scoreImage, summarise, type EvalSummary, type ImageScore
 
 const SPEC = {
   data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
-  model: { type: 'string', help: 'checkpoint to evaluate' },
+  model: { type: 'string', help: 'checkpoint to evaluate (the default when neither --pred nor --baseline is given: the shipped model)' },
+  scale: { type: 'number', help: "with --model: resize images by this factor for the network (default: the model's inference scale)" },
   pred: { type: 'string', help: 'folder of predicted alpha PNGs (any method), named like the images' },
   baseline: { type: 'boolean', help: 'score the trimap-only baseline: alpha 0.5 in the unknown region' },
   trimapFolder: { type: 'string', default: 'trimap', help: 'trimap sub-folder to use (e.g. trimap2)' },
@@ -55,23 +57,33 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (!o.data) throw new UsageError("eval: --data is required (see 'matting-engine eval --help')");
   if (!existsSync(o.data)) throw new UsageError(`eval: --data ${o.data}: no such folder`);
   const modes = [o.model, o.pred, o.baseline || undefined].filter(Boolean).length;
-  if (modes !== 1) throw new UsageError('eval: give exactly one of --model CKPT, --pred DIR, --baseline');
+  if (modes > 1) throw new UsageError('eval: give at most one of --model CKPT, --pred DIR, --baseline');
   if (o.model && !existsSync(o.model)) throw new UsageError(`eval: --model ${o.model}: no such file`);
+  if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`eval: --scale must be in (0, 4], got ${o.scale}`);
+  let modelPath = o.model;
+  if (modes === 0) {
+    try {
+      modelPath = resolveModelPath();
+    } catch (e) {
+      throw new UsageError(`eval: ${(e as Error).message}`);
+    }
+  }
   if (o.pred && !existsSync(o.pred)) throw new UsageError(`eval: --pred ${o.pred}: no such folder`);
   const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string });
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   const n = Math.min(set.items.length, (o.limit as number | undefined) ?? Infinity);
   let summary: EvalSummary;
   let title: string;
-  if (o.model) {
+  if (modelPath) {
     await initEngine({ backend: o.backend, adapter: o.adapter });
     try {
-      const model = await modelFromCheckpoint(o.model);
-      title = `eval of ${o.model} (${o.stage} alpha) on ${o.data} (${set.trimapFolder})`;
+      const model = await modelFromCheckpoint(modelPath);
+      title = `eval of ${modelPath} (${o.stage} alpha) on ${o.data} (${set.trimapFolder})`;
       summary = await evaluateModel(model, set, {
         limit: n,
         stage: o.stage as 'refined' | 'raw',
         tileSize: o.tile as number,
+        scale: o.scale as number | undefined,
         onImage: (s, i, total) => rep.status(`${bar(i + 1, total)} ${i + 1}/${total} ${s.name}: SAD ${s.sad.toFixed(2)}`),
       });
       model.dispose();

@@ -9,9 +9,11 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { readImage, readGrey, writePng, IMAGE_EXTENSIONS } from '../matting/data/image-io.ts';
 import { normaliseTrimap } from '../matting/data/trimap.ts';
 import { predictAlpha } from '../matting/inference.ts';
+import { resolveModelPath } from '../matting/default-model.ts';
 
 const SPEC = {
-  model: { type: 'string', help: 'checkpoint written by train (required)' },
+  model: { type: 'string', help: 'checkpoint written by train (default: the shipped model, models/default.safetensors)' },
+  scale: { type: 'number', help: "resize the image by this factor for the network (default: the model's inference scale)" },
   image: { type: 'string', help: 'image file, or a folder of images (required)' },
   trimap: { type: 'string', help: 'trimap file, or a folder with trimaps of the same names (required)' },
   out: { type: 'string', help: 'output PNG, or a folder when --image is a folder (required)' },
@@ -48,8 +50,15 @@ export async function predictCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText('predict', 'Predicts alpha mattes with a trained checkpoint, on any image size (padded to a multiple of 32, tiled when large).', SPEC));
     return 0;
   }
-  for (const k of ['model', 'image', 'trimap', 'out'] as const) if (!o[k]) throw new UsageError(`predict: --${k} is required (see 'matting-engine predict --help')`);
-  if (!existsSync(o.model!)) throw new UsageError(`predict: --model ${o.model}: no such file`);
+  for (const k of ['image', 'trimap', 'out'] as const) if (!o[k]) throw new UsageError(`predict: --${k} is required (see 'matting-engine predict --help')`);
+  if (o.model && !existsSync(o.model)) throw new UsageError(`predict: --model ${o.model}: no such file`);
+  if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`predict: --scale must be in (0, 4], got ${o.scale}`);
+  let modelPath: string;
+  try {
+    modelPath = resolveModelPath(o.model);
+  } catch (e) {
+    throw new UsageError(`predict: ${(e as Error).message}`);
+  }
   if (o.stage !== 'refined' && o.stage !== 'raw') throw new UsageError('predict: --stage must be refined or raw');
   const tile = o.tile as number;
   if (tile !== 0 && (tile % 32 !== 0 || tile < 64)) throw new UsageError('predict: --tile must be 0 or a multiple of 32, at least 64');
@@ -57,7 +66,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   await initEngine({ backend: o.backend, adapter: o.adapter });
   try {
-    const model = await modelFromCheckpoint(o.model!);
+    const model = await modelFromCheckpoint(modelPath);
     for (const [i, job] of jobs.entries()) {
       const img = readImage(job.image);
       const tri = readGrey(job.trimap);
@@ -70,7 +79,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
         model,
         { width: img.width, height: img.height, data: toPlanar(img, 3) },
         { width: img.width, height: img.height, data: trimap },
-        { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess },
+        { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined },
       );
       mkdirSync(dirname(job.out), { recursive: true });
       const bytes = Float32Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));

@@ -10,6 +10,8 @@ export interface Preset {
   logEvery: number;
   checkpointEvery: number;
   syntheticCount: number;
+  /** Augmentation defaults of the preset (else matting/data/augment.ts's). */
+  augment?: { cropScales?: number[]; trimapKernel?: [number, number] };
 }
 
 export const PRESETS: Record<string, Preset> = {

@@ -21,9 +21,12 @@ const SPEC = {
   inputSize: { type: 'number', help: 'training crop size (multiple of 32)' },
   width: { type: 'number', help: 'channel width multiplier (1 = the paper)' },
   imageMean: { type: 'string', help: "image normalisation: none, imagenet (subtract the VGG mean) or torchvision (mean/std; use with --pretrained torchvision weights)" },
+  inputs: { type: 'string', help: "input scaling: raw (the seed: 0..255 image, 0/128/255 trimap) or normalised (both to about [-1, 1], refinement too)" },
   lossWeights: { type: 'string', help: 'weights of the alpha, composition and refined losses, e.g. 0.5,0.5,1' },
   stage: { type: 'string', default: 'joint', help: `training stage: ${STAGES.join(', ')}` },
   batchSize: { type: 'number', help: 'images per step' },
+  cropScales: { type: 'string', help: 'crop sides as multiples of the input size, one drawn per sample, e.g. 1,1.5,2 (the paper: 320/480/640 at 320)' },
+  trimapKernel: { type: 'string', help: "range of the trimap's dilation/erosion kernel in input pixels, e.g. 5,25 (band width = edge ramp + kernel - 1; default 5,25 scaled by size/320)" },
   lr: { type: 'number', help: 'Adam learning rate' },
   schedule: { type: 'string', default: 'constant', help: 'learning-rate schedule: constant, cosine, step' },
   warmup: { type: 'number', default: 0, help: 'linear warm-up steps' },
@@ -69,6 +72,16 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
     if (w.length !== 3 || w.some((v) => !(v >= 0))) throw new UsageError('train: --loss-weights takes three non-negative numbers: alpha,composition,refined');
     lossWeights = { alpha: w[0]!, composition: w[1]!, refined: w[2]! };
   }
+  const numbers = (flag: string, v: string | undefined, n?: number): number[] | undefined => {
+    if (v === undefined) return undefined;
+    const xs = v.split(',').map(Number);
+    if (xs.some((x) => !(x > 0)) || (n !== undefined && xs.length !== n)) throw new UsageError(`train: --${flag} takes ${n ?? 'one or more'} positive comma-separated numbers, got '${v}'`);
+    return xs;
+  };
+  const cropScales = numbers('crop-scales', o.cropScales as string | undefined) ?? preset.augment?.cropScales;
+  const kernel = numbers('trimap-kernel', o.trimapKernel as string | undefined, 2);
+  if (kernel && (!kernel.every(Number.isInteger) || kernel[0]! > kernel[1]!)) throw new UsageError(`train: --trimap-kernel takes two integers lo,hi with lo <= hi, got '${o.trimapKernel}'`);
+  const trimapKernel = (kernel as [number, number] | undefined) ?? preset.augment?.trimapKernel;
   const partial: Partial<ModelConfig> = { ...preset.config, seed: o.seed as number };
   if (o.encoder) partial.encoder = o.encoder as ModelConfig['encoder'];
   if (o.decoder) partial.decoder = o.decoder as ModelConfig['decoder'];
@@ -76,6 +89,7 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
   if (o.inputSize !== undefined) partial.inputSize = o.inputSize as number;
   if (o.width !== undefined) partial.width = o.width as number;
   if (o.imageMean) partial.imageMean = o.imageMean as ModelConfig['imageMean'];
+  if (o.inputs) partial.inputs = o.inputs as ModelConfig['inputs'];
   if (lossWeights) partial.lossWeights = lossWeights;
   let config: ModelConfig;
   try {
@@ -100,6 +114,7 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
     outDir: resolve((o.out as string | undefined) ?? join('runs', `${stamp}-${o.preset}`)),
     data: o.data ? { kind: 'folder', dir: resolve(o.data as string), skipBad: !!o.skipBad } : { kind: 'synthetic', count: (o.syntheticCount as number | undefined) ?? preset.syntheticCount },
     workers: Math.max(0, Math.floor(o.workers as number)),
+    augment: { cropScales, trimapKernel },
     logEvery,
     checkpointEvery: (o.checkpointEvery as number | undefined) ?? preset.checkpointEvery,
     valDir: o.valData ? resolve(o.valData as string) : null,

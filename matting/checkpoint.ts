@@ -54,12 +54,14 @@ export async function saveCheckpoint(
   model: Module & { config: ModelConfig },
   optimizer: { stateTensors(): Map<string, Tensor> } | null,
   training: TrainingState | null,
+  /** More metadata entries (e.g. how a shipped model was trained); 'format', 'config' and 'training' are reserved. */
+  extraMetadata: Record<string, string> = {},
 ): Promise<void> {
   const entries = new Map<string, TensorEntry>();
   // One tensor read back at a time keeps peak CPU memory to the largest tensor plus the file's pages.
   for (const [name, t] of model.stateDict()) entries.set(name, await entryOf(name, t));
   if (optimizer) for (const [name, t] of optimizer.stateTensors()) entries.set(OPT_PREFIX + name, await entryOf(name, t));
-  const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, config: JSON.stringify(model.config) };
+  const metadata: Record<string, string> = { ...extraMetadata, format: CHECKPOINT_FORMAT, config: JSON.stringify(model.config) };
   if (training) metadata.training = JSON.stringify(training);
   await writeSafetensors(path, entries, metadata);
 }

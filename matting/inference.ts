@@ -11,6 +11,8 @@ import { tensor } from '../engine/creation.ts';
 import { tidy, keep } from '../engine/scope.ts';
 import type { MattingModel } from './graph/model.ts';
 import { postProcess } from './losses.ts';
+import { resizeImage } from './data/resize.ts';
+import { normaliseTrimap } from './data/trimap.ts';
 
 export interface PredictOptions {
   /** Which alpha: the refined one (default when the model has refinement) or the stage-1 one. */
@@ -21,6 +23,12 @@ export interface PredictOptions {
   tileOverlap?: number;
   /** Skip copying the trimap's known regions into the output. */
   noPostProcess?: boolean;
+  /**
+   * Run the network on the image resized by this factor (default: the model config's
+   * inferenceScale, chosen on the validation set for the scale the model was trained at), then
+   * resize the alpha back; the trimap's known regions are copied in at full resolution.
+   */
+  scale?: number;
 }
 
 export interface PlanarImage {
@@ -81,6 +89,10 @@ export async function predictAlpha(model: MattingModel, image: PlanarImage, trim
   if (image.width !== trimap.width || image.height !== trimap.height) {
     throw new Error(`image is ${image.width}x${image.height} but trimap is ${trimap.width}x${trimap.height}`);
   }
+  const scale = o.scale ?? model.config.inferenceScale;
+  if (!(scale > 0 && scale <= 4)) throw new Error(`inference scale ${scale} must be in (0, 4]`);
+  const sw = Math.max(1, Math.round(image.width * scale)), sh = Math.max(1, Math.round(image.height * scale));
+  if (sw !== image.width || sh !== image.height) return await predictRescaled(model, image, trimap, o, sw, sh);
   const wasTraining = model.training;
   model.eval();
   try {
@@ -90,6 +102,32 @@ export async function predictAlpha(model: MattingModel, image: PlanarImage, trim
   } finally {
     model.train(wasTraining);
   }
+}
+
+/** CHW planes resized one by one (box filter down, bilinear up). */
+function resizePlanes(p: PlanarImage, channels: number, w: number, h: number): PlanarImage {
+  const out = new Float32Array(channels * w * h);
+  for (let c = 0; c < channels; c++) {
+    const plane = { width: p.width, height: p.height, channels: 1 as const, data: p.data.subarray(c * p.width * p.height, (c + 1) * p.width * p.height) };
+    out.set(resizeImage(plane, w, h).data, c * w * h);
+  }
+  return { width: w, height: h, data: out };
+}
+
+async function predictRescaled(model: MattingModel, image: PlanarImage, trimap: PlanarImage, o: PredictOptions, sw: number, sh: number): Promise<Float32Array> {
+  const small = resizePlanes(image, 3, sw, sh);
+  // Resampled trimap values between the thresholds (mixed known/unknown footprints) become unknown.
+  const tri = resizePlanes(trimap, 1, sw, sh);
+  const smallTrimap = { ...tri, data: normaliseTrimap(tri.data).trimap };
+  const a = await predictAlpha(model, small, smallTrimap, { ...o, scale: 1, noPostProcess: true });
+  const alpha = resizePlanes({ width: sw, height: sh, data: a }, 1, image.width, image.height).data;
+  if (!o.noPostProcess) {
+    for (let i = 0; i < alpha.length; i++) {
+      const t = trimap.data[i]!;
+      alpha[i] = t < 64 ? 0 : t > 191 ? 1 : Math.min(1, Math.max(0, alpha[i]!));
+    }
+  }
+  return alpha;
 }
 
 function tileStarts(size: number, tile: number, overlap: number): number[] {

@@ -4,11 +4,13 @@
  *   64, all transposed convs with TF SAME padding and ReLU; then `alpha`, a 5x5 conv to 1 + sigmoid.
  * - `unpool` (the paper): deconv6 as a 1x1 conv to 512, then five times max-unpool with the image
  *   branch's pooling indices followed by a 5x5 conv + ReLU (512, 256, 128, 64, 64); then `alpha`.
+ * - `unet` (ours, for from-scratch training on small data): unpooling plus skip connections, below.
  */
 import { Module } from '../../engine/nn/module.ts';
 import { Conv2d, ConvTranspose2d } from '../../engine/nn/layers.ts';
 import { relu, sigmoid } from '../../engine/ops/arith.ts';
 import { maxUnpool2d } from '../../engine/ops/pool.ts';
+import { concat } from '../../engine/ops/concat.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Generator } from '../../engine/random.ts';
 import { scaled } from './config.ts';
@@ -77,6 +79,47 @@ export class UnpoolDecoder extends Module {
       const pool = enc.pools[4 - i]!;
       h = maxUnpool2d(h, pool.indices, pool.size);
       h = relu(conv.forward(h));
+    });
+    return sigmoid(this.alpha.forward(h));
+  }
+}
+
+/**
+ * `unet`: the paper's unpooling decoder with skip connections from the encoder, as later matting
+ * networks add them (GCA, IndexNet): from-scratch training on small data learns local colour
+ * evidence much faster when full-resolution features reach the output. deconv6 is a 1x1 conv to
+ * block 5's channels; then for block b = 5..1: max-unpool with block b's pooling indices, concat
+ * block b's pre-pool activation (at block 1 also the network's own input, the normalised image and
+ * trimap), and a 3x3 conv + ReLU to the channels of block b-1 (64 at block 1); then `alpha`, a 3x3
+ * conv to 1 + sigmoid. Parameter names: decoder.deconv6, decoder.up5 .. decoder.up1, decoder.alpha.
+ */
+export class UnetDecoder extends Module {
+  private readonly deconv6: Conv2d;
+  private readonly ups: Conv2d[] = [];
+  private readonly alpha: Conv2d;
+
+  constructor(inChannels: number, inputChannels: number, width: number, rng: Generator) {
+    super();
+    const block = [64, 128, 256, 512, 512].map((c) => scaled(c, width));
+    this.deconv6 = this.addModule('deconv6', new Conv2d(inChannels, block[4]!, 1, { rng }));
+    for (let b = 5; b >= 1; b--) {
+      const inC = 2 * block[b - 1]! + (b === 1 ? inputChannels : 0);
+      const outC = b === 1 ? block[0]! : block[b - 2]!;
+      this.ups.push(this.addModule(`up${b}`, new Conv2d(inC, outC, 3, { padding: 1, rng })));
+    }
+    this.alpha = this.addModule('alpha', new Conv2d(block[0]!, 1, 3, { padding: 1, rng, init: 'xavier-normal' }));
+  }
+
+  forward(enc: EncoderOutput, input: Tensor): Tensor {
+    if (enc.skips.length !== 5 || enc.pools.length !== 5) throw new Error("decoder 'unet' needs the five VGG blocks' pooling indices and activations");
+    let h = relu(this.deconv6.forward(enc.features));
+    this.ups.forEach((conv, i) => {
+      const b = 5 - i;
+      const pool = enc.pools[b - 1]!;
+      h = maxUnpool2d(h, pool.indices, pool.size);
+      const parts = [h, enc.skips[b - 1]!];
+      if (b === 1) parts.push(input);
+      h = relu(conv.forward(concat(parts, 1)));
     });
     return sigmoid(this.alpha.forward(h));
   }

@@ -1,22 +1,23 @@
 /**
  * The Deep Image Matting network: encoder (dual VGG-16, 4-channel VGG-16 or dual ResNet-50), decoder
  * (transposed convs or unpooling), optional refinement. Parameter names follow
- * ../shared/docs/dim-model.md (`encoder.image.conv1_1.weight`, `decoder.deconv6.weight`,
+ * docs/dim-model.md (`encoder.image.conv1_1.weight`, `decoder.deconv6.weight`,
  * `refine.conv1.weight`, ...), with PyTorch layouts, so weights move to and from PyTorch unchanged.
  *
- * Inputs: image [N, 3, S, S] in 0..255, trimap [N, 1, S, S] in 0/128/255 (S a multiple of 32).
+ * Inputs: image [N, 3, S, S] in 0..255, trimap [N, 1, S, S] in 0/128/255 (S a multiple of 32); with
+ * config.inputs 'normalised' the model rescales them itself (see config.ts).
  */
 import { Module } from '../../engine/nn/module.ts';
 import { Generator } from '../../engine/random.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { concat } from '../../engine/ops/concat.ts';
-import { mul, sub } from '../../engine/ops/arith.ts';
+import { affine, mul, sub } from '../../engine/ops/arith.ts';
 import { tensor } from '../../engine/creation.ts';
 import { keep } from '../../engine/scope.ts';
 import { makeConfig, type ModelConfig } from './config.ts';
 import { Vgg16Branch, type EncoderOutput } from './vgg16.ts';
 import { ResNet50Branch } from './resnet50.ts';
-import { DeconvDecoder, UnpoolDecoder } from './decoder.ts';
+import { DeconvDecoder, UnetDecoder, UnpoolDecoder } from './decoder.ts';
 import { Refinement } from './refine.ts';
 
 /** The Caffe / TF-slim VGG mean (0..255 RGB). */
@@ -51,11 +52,11 @@ class Encoder extends Module {
     if (this.image instanceof Vgg16Branch) {
       const a = this.image.forward(image, withIndices);
       const b = (this.trimap as Vgg16Branch).forward(trimap, false);
-      return { features: concat([a.features, b.features], 1), pools: a.pools };
+      return { features: concat([a.features, b.features], 1), pools: a.pools, skips: a.skips };
     }
     const a = this.image.forward(image);
     const b = (this.trimap as ResNet50Branch).forward(trimap);
-    return { features: concat([a, b], 1), pools: [] };
+    return { features: concat([a, b], 1), pools: [], skips: [] };
   }
 }
 
@@ -69,7 +70,7 @@ export interface MattingOutput {
 export class MattingModel extends Module {
   readonly config: ModelConfig;
   readonly encoder: Encoder;
-  readonly decoder: DeconvDecoder | UnpoolDecoder;
+  readonly decoder: DeconvDecoder | UnpoolDecoder | UnetDecoder;
   readonly refine: Refinement | null;
   private normalisation: { mean: Tensor; invStd: Tensor | null } | null = null;
 
@@ -81,9 +82,11 @@ export class MattingModel extends Module {
     const w = this.config.width;
     this.decoder = this.addModule(
       'decoder',
-      this.config.decoder === 'deconv' ? new DeconvDecoder(this.encoder.outChannels, w, rng) : new UnpoolDecoder(this.encoder.outChannels, w, rng),
+      this.config.decoder === 'deconv' ? new DeconvDecoder(this.encoder.outChannels, w, rng)
+      : this.config.decoder === 'unpool' ? new UnpoolDecoder(this.encoder.outChannels, w, rng)
+      : new UnetDecoder(this.encoder.outChannels, 4, w, rng),
     );
-    this.refine = this.config.refine === 'none' ? null : this.addModule('refine', new Refinement(this.config.refine, w, rng));
+    this.refine = this.config.refine === 'none' ? null : this.addModule('refine', new Refinement(this.config.refine, w, rng, this.config.inputs === 'normalised'));
   }
 
   private checkInputs(image: Tensor, trimap: Tensor): void {
@@ -98,15 +101,18 @@ export class MattingModel extends Module {
   /** `o.refine: false` skips stage 2 (the encoder-decoder training stage does not need it). */
   forward(image: Tensor, trimap: Tensor, o: { refine?: boolean } = {}): MattingOutput {
     this.checkInputs(image, trimap);
+    const normalised = this.config.inputs === 'normalised';
     let x = image;
     if (this.config.imageMean !== 'none') {
       this.normalisation ??= makeNormalisation(this.config.imageMean);
       x = sub(image, this.normalisation.mean);
       if (this.normalisation.invStd) x = mul(x, this.normalisation.invStd);
-    }
-    const enc = this.encoder.forward(x, trimap, this.config.decoder === 'unpool');
-    const rawAlpha = this.decoder.forward(enc);
-    const refinedAlpha = this.refine && o.refine !== false ? this.refine.forward(image, rawAlpha) : null;
+    } else if (normalised) x = affine(image, 1 / 127.5, -1);
+    const t = normalised ? affine(trimap, 1 / 127.5, -1) : trimap;
+    const enc = this.encoder.forward(x, t, this.config.decoder !== 'deconv');
+    const rawAlpha = this.decoder instanceof UnetDecoder ? this.decoder.forward(enc, concat([x, t], 1)) : this.decoder.forward(enc);
+    const refineImage = normalised && this.config.imageMean === 'none' ? x : normalised ? affine(image, 1 / 127.5, -1) : image;
+    const refinedAlpha = this.refine && o.refine !== false ? this.refine.forward(refineImage, rawAlpha) : null;
     return { rawAlpha, refinedAlpha };
   }
 

@@ -1,5 +1,6 @@
 /**
- * Stage 2, refinement: 4 conv3x3 on concat(image 0..255, alpha x 255) with 64/64/64/1 channels.
+ * Stage 2, refinement: 4 conv3x3 on concat(image 0..255, alpha x 255) with 64/64/64/1 channels (with
+ * config.inputs 'normalised': concat(image in [-1, 1], 2 alpha - 1), so the sigmoid starts unsaturated).
  * `sigmoid` (the seed): the last conv goes through a sigmoid. `residual` (the paper): the last conv's
  * output is added to the raw alpha and clamped to [0, 1].
  */
@@ -15,7 +16,8 @@ export class Refinement extends Module {
   private readonly convs: Conv2d[];
   private readonly alpha: Conv2d;
 
-  constructor(readonly kind: 'sigmoid' | 'residual', width: number, rng: Generator) {
+  /** `normalised`: the image comes in already scaled to about [-1, 1] and alpha is fed as 2 alpha - 1. */
+  constructor(readonly kind: 'sigmoid' | 'residual', width: number, rng: Generator, private readonly normalised = false) {
     super();
     const c = scaled(64, width);
     this.convs = [
@@ -27,7 +29,7 @@ export class Refinement extends Module {
   }
 
   forward(image: Tensor, rawAlpha: Tensor): Tensor {
-    let h = concat([image, affine(rawAlpha, 255)], 1);
+    let h = concat([image, this.normalised ? affine(rawAlpha, 2, -1) : affine(rawAlpha, 255)], 1);
     for (const conv of this.convs) h = relu(conv.forward(h));
     const r = this.alpha.forward(h);
     return this.kind === 'sigmoid' ? sigmoid(r) : clamp(add(rawAlpha, r), 0, 1);

@@ -16,8 +16,10 @@ export const FC6_CHANNELS = 4096;
 
 export interface EncoderOutput {
   features: Tensor;
-  /** Pooling indices and the pre-pool sizes, block 1 to 5 (for the unpooling decoder). */
+  /** Pooling indices and the pre-pool sizes, block 1 to 5 (for the unpooling decoders). */
   pools: { indices: Tensor; size: [number, number] }[];
+  /** Each block's last activation before its pooling, block 1 to 5 (for the skip connections of the `unet` decoder). */
+  skips: Tensor[];
 }
 
 export class Vgg16Branch extends Module {
@@ -44,13 +46,15 @@ export class Vgg16Branch extends Module {
   forward(x: Tensor, withIndices: boolean): EncoderOutput {
     let h = x;
     const pools: EncoderOutput['pools'] = [];
+    const skips: Tensor[] = [];
     for (const block of this.convs) {
       for (const conv of block) h = relu(conv.forward(h));
+      skips.push(h);
       const size: [number, number] = [h.shape[2]!, h.shape[3]!];
       const p = maxPool2d(h, { kernelSize: 2, stride: 2, returnIndices: withIndices });
       if (withIndices) pools.push({ indices: p.indices!, size });
       h = p.y;
     }
-    return { features: relu(this.fc6.forward(h)), pools };
+    return { features: relu(this.fc6.forward(h)), pools, skips };
   }
 }

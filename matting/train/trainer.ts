@@ -40,6 +40,8 @@ export interface TrainOptions {
   /** Training data: a Composition-1k style folder, or the embedded synthetic set. */
   data: { kind: 'synthetic'; count: number } | { kind: 'folder'; dir: string; skipBad: boolean };
   workers: number;
+  /** Crop scales and trimap kernel range of the augmentation (defaults: matting/data/augment.ts). */
+  augment?: { cropScales?: number[]; trimapKernel?: [number, number] };
   logEvery: number;
   checkpointEvery: number;
   valDir: string | null;
@@ -123,7 +125,7 @@ export class Trainer {
       }
       if (resumed) disposeCheckpoint(resumed);
 
-      const common = { batchSize: o.batchSize, size: config.inputSize, seed: o.seed, workers: o.workers };
+      const common = { batchSize: o.batchSize, size: config.inputSize, seed: o.seed, workers: o.workers, augment: o.augment };
       loader = o.data.kind === 'synthetic'
         ? new DataLoader({ kind: 'synthetic', count: o.data.count, seed: o.seed }, common)
         : DataLoader.fromFolder(o.data.dir, { ...common, skipBad: o.data.skipBad, warn: (m) => this.emit({ type: 'warning', message: m }) });

@@ -88,6 +88,16 @@ describe('gradient of the total loss vs finite differences, every parameter tens
     expect(s.inconclusive.length).toBeLessThanOrEqual(Math.floor(0.1 * s.probes));
   });
 
+  it('vgg16-4ch + unet + residual, normalised inputs (the shipped model\'s kind)', async () => {
+    // Same discontinuities as the unpooling decoder (the unet decoder unpools too); the skip
+    // connections carry the image branch's activations straight to the decoder.
+    const s = await check({ encoder: 'vgg16-4ch', decoder: 'unet', refine: 'residual', inputs: 'normalised' }, { noise: 4 });
+    expect(s.weak.filter((n) => !n.startsWith('encoder.image.'))).toEqual([]);
+    expect(s.weak.length, s.weak.join(', ')).toBeLessThanOrEqual(Math.floor(0.2 * s.tensors));
+    expect(s.failed.length, s.failed.map(describeProbe).join('\n')).toBeLessThanOrEqual(Math.floor(0.05 * s.probes));
+    expect(s.inconclusive.length).toBeLessThanOrEqual(Math.floor(0.1 * s.probes));
+  });
+
   it('resnet50-dual + deconv + sigmoid (batch norm in eval mode)', async () => {
     // Batch norm: in training mode every forward moves the running statistics (and normalises with
     // the batch's own statistics, which the running ones never feed back into), so the finite

@@ -231,7 +231,7 @@ async function take32(t: Tensor): Promise<Int32Array> {
  */
 function watchPoolIndices(model: MattingModel): { evaluate: (batch: LossBatch) => Evaluation; remove: () => void } {
   const branch = model.encoder.image as unknown as { forward: (x: Tensor, withIndices: boolean) => { pools: { indices: Tensor }[] } };
-  if (model.config.decoder !== 'unpool') return { evaluate: (batch) => ({ loss: keep(evalLosses(model, batch).total), indices: [] }), remove: () => {} };
+  if (model.config.decoder === 'deconv') return { evaluate: (batch) => ({ loss: keep(evalLosses(model, batch).total), indices: [] }), remove: () => {} };
   const original = branch.forward;
   let captured: Tensor[] = [];
   branch.forward = function (this: unknown, x: Tensor, withIndices: boolean) {

@@ -11,11 +11,11 @@
  *   npx tsx test/model/param-table.ts --summary        # totals of every combination at width 1
  */
 export type Encoder = 'vgg16-dual' | 'vgg16-4ch' | 'resnet50-dual';
-export type Decoder = 'deconv' | 'unpool';
+export type Decoder = 'deconv' | 'unpool' | 'unet';
 export type Refine = 'sigmoid' | 'residual' | 'none';
 
 export const ENCODER_KINDS: Encoder[] = ['vgg16-dual', 'vgg16-4ch', 'resnet50-dual'];
-export const DECODER_KINDS: Decoder[] = ['deconv', 'unpool'];
+export const DECODER_KINDS: Decoder[] = ['deconv', 'unpool', 'unet'];
 export const REFINE_KINDS: Refine[] = ['sigmoid', 'residual', 'none'];
 
 export interface Entry {
@@ -104,6 +104,17 @@ export function paramTable(encoder: Encoder, decoder: Decoder, refine: Refine, w
       c = ch(out, w);
     }
     t.conv('decoder.alpha', c, 1, 5);
+  } else if (decoder === 'unet') {
+    // ours: deconv6 a 1x1 conv to block 5's 512; up5..up1 3x3 convs on concat(unpooled, block skip)
+    // with outputs 512/256/128/64/64 (block b-1's channels); up1 also takes the 4 input channels
+    const block = [64, 128, 256, 512, 512].map((c) => ch(c, w));
+    t.conv('decoder.deconv6', enc, block[4]!, 1);
+    t.conv('decoder.up5', 2 * block[4]!, block[3]!, 3);
+    t.conv('decoder.up4', 2 * block[3]!, block[2]!, 3);
+    t.conv('decoder.up3', 2 * block[2]!, block[1]!, 3);
+    t.conv('decoder.up2', 2 * block[1]!, block[0]!, 3);
+    t.conv('decoder.up1', 2 * block[0]! + 4, block[0]!, 3);
+    t.conv('decoder.alpha', block[0]!, 1, 3);
   } else {
     // the paper: deconv6 a 1x1 conv to 512, then (unpool, 5x5 conv) x5 with 512/256/128/64/64
     let c = enc;
@@ -146,7 +157,7 @@ export function resnet50Count(cin: number, w = 1): number {
 
 export function validCombos(): [Encoder, Decoder, Refine][] {
   const out: [Encoder, Decoder, Refine][] = [];
-  for (const e of ENCODER_KINDS) for (const d of DECODER_KINDS) for (const r of REFINE_KINDS) if (!(e === 'resnet50-dual' && d === 'unpool')) out.push([e, d, r]);
+  for (const e of ENCODER_KINDS) for (const d of DECODER_KINDS) for (const r of REFINE_KINDS) if (!(e === 'resnet50-dual' && d !== 'deconv')) out.push([e, d, r]);
   return out;
 }
 

@@ -4,14 +4,23 @@
 # suite is added by copying the machine's own Debian apt source with the suite changed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-probe() { node "$here/cli/bin.js" info --probe >/dev/null 2>&1; }
+probe() { node "$here/cli/bin.js" info --probe "$@" >/dev/null 2>&1; }
 
+# On Linux the Vulkan route (a GPU's driver, or lavapipe) is wanted: the OpenGL ES route alone runs
+# at the compatibility feature level and trains several times slower, so a machine where only GL
+# works still gets lavapipe when this script can install it.
+gl_only=0
 if probe; then
-  echo "setup-gpu: a WebGPU adapter already works; nothing to do."
-  exit 0
+  if [ "$(uname -s)" != Linux ] || probe --backend vulkan; then
+    echo "setup-gpu: a WebGPU adapter already works; nothing to do."
+    exit 0
+  fi
+  gl_only=1
 fi
+soft_exit() { if [ "$gl_only" = 1 ]; then echo "setup-gpu: only the OpenGL ES route works here (slower); $1" >&2; exit 0; fi; }
 
 if [ ! -r /etc/os-release ] || ! grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release; then
+  soft_exit "install Mesa's Vulkan driver (lavapipe, Mesa >= 24) and libvulkan1 for the faster route."
   cat <<'MSG'
 setup-gpu: no WebGPU adapter found, and this is not Debian/Ubuntu, so nothing was installed.
   Linux: install Mesa's Vulkan driver (lavapipe, Mesa >= 24) and the Vulkan loader from your
@@ -23,6 +32,7 @@ MSG
 fi
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then exec sudo -E bash "$0" "$@"; fi
+  soft_exit "run 'sudo npm run setup-gpu' to install lavapipe (Vulkan) for the faster route."
   echo "setup-gpu: installing Mesa's software driver needs root; run: sudo npm run setup-gpu" >&2
   exit 1
 fi
@@ -60,9 +70,10 @@ install_gl() {
   apt_quiet install -y --no-install-recommends libegl1 libegl-dev libegl-mesa0 libgles2 libgl1-mesa-dri
 }
 
-echo "setup-gpu: no WebGPU adapter; installing Mesa's software Vulkan driver (lavapipe)..."
+if [ "$gl_only" = 1 ]; then why="only the OpenGL ES route works"; else why="no WebGPU adapter"; fi
+echo "setup-gpu: $why; installing Mesa's software Vulkan driver (lavapipe)..."
 install_vulkan || echo "setup-gpu: the Vulkan route failed to install; trying OpenGL ES."
-if probe; then echo "setup-gpu: done (lavapipe)."; node "$here/cli/bin.js" info --brief || true; exit 0; fi
+if probe --backend vulkan; then echo "setup-gpu: done (lavapipe)."; node "$here/cli/bin.js" info --brief || true; exit 0; fi
 install_gl || true
 if probe; then echo "setup-gpu: done (llvmpipe GL, compatibility mode)."; node "$here/cli/bin.js" info --brief || true; exit 0; fi
 echo "setup-gpu: installed Mesa's drivers but still no adapter; run 'npx matting-engine info --verbose' for Dawn's messages." >&2

@@ -69,4 +69,46 @@ describe('inference', () => {
     await expect(predictAlpha(model, image, trimap, { tileSize: 40 })).rejects.toThrow(/multiple of 32/);
     model.dispose();
   });
+
+  it('runs at the inference scale: a 2x-downscaled image gives the half-size prediction, upsampled, with known regions at full resolution', async () => {
+    const model = new MattingModel({ encoder: 'vgg16-4ch', decoder: 'unet', refine: 'none', inputs: 'normalised', inputSize: 32, width: 1 / 32, seed: 2, inferenceScale: 0.5 });
+    const { image, trimap } = scene(64, 48);
+    // Independent half-size inputs: 2x2 box averages, trimap re-thresholded (mixed footprints -> unknown).
+    const half = (p: { width: number; height: number; data: Float32Array }, ch: number) => {
+      const w = p.width / 2, h = p.height / 2, d = new Float32Array(ch * w * h);
+      for (let c = 0; c < ch; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) s += p.data[(c * p.height + 2 * y + dy!) * p.width + 2 * x + dx!]!;
+        d[(c * h + y) * w + x] = s / 4;
+      }
+      return { width: w, height: h, data: d };
+    };
+    const hi = half(image, 3);
+    const ht = half(trimap, 1);
+    ht.data = ht.data.map((v) => (v < 64 ? 0 : v > 191 ? 255 : 128));
+    const small = await predictAlpha(model, hi, ht, { scale: 1, noPostProcess: true });
+    const full = await predictAlpha(model, image, trimap); // scale from the config: 0.5
+    expect(full).toHaveLength(64 * 48);
+    let worst = 0;
+    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) {
+      const t = trimap.data[y * 64 + x]!;
+      const v = full[y * 64 + x]!;
+      if (t === 0) expect(v).toBe(0);
+      else if (t === 255) expect(v).toBe(1);
+      else {
+        // bilinear upsampling of the half-size prediction, pixel-centre aligned, edge-clamped
+        const sy = Math.min(Math.max((y + 0.5) / 2 - 0.5, 0), 23), sx = Math.min(Math.max((x + 0.5) / 2 - 0.5, 0), 31);
+        const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(y0 + 1, 23), x1 = Math.min(x0 + 1, 31);
+        const ty = sy - y0, tx = sx - x0;
+        const at = (yy: number, xx: number) => small[yy * 32 + xx]!;
+        const want = (1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x1)) + ty * ((1 - tx) * at(y1, x0) + tx * at(y1, x1));
+        worst = Math.max(worst, Math.abs(v - want));
+      }
+    }
+    expect(worst).toBeLessThan(1e-5);
+    // scale 1 overrides the config and differs from the half-scale answer
+    const direct = await predictAlpha(model, image, trimap, { scale: 1 });
+    expect(Array.from(direct)).not.toEqual(Array.from(full));
+    model.dispose();
+  });
 });

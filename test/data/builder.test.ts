@@ -13,6 +13,8 @@ import { ALPHAMATTING_VALIDATION, buildTrainingData, knownBackgroundWindows } fr
 import { openTrainingSet } from '../../matting/data/training-set.ts';
 import { readImage, writePng } from '../../matting/data/image-io.ts';
 import { Rng } from '../../matting/data/rng.ts';
+import { Trainer, type TrainOptions } from '../../matting/train/trainer.ts';
+import { makeConfig } from '../../matting/graph/config.ts';
 
 useEngine();
 
@@ -92,6 +94,25 @@ describe('build-data', () => {
       const manifest = JSON.parse(readFileSync(join(tmp.dir, 'a', 'manifest.json'), 'utf8'));
       expect(manifest.exclude).toEqual(['GT02', 'GT08', 'GT14', 'GT25']);
       expect(manifest.seed).toBe(5);
+
+      // Training on the built folder (the shipped model's kind of network, tiny) is deterministic:
+      // the same seed gives the same losses, another seed other ones.
+      const train = async (out: string, seed: number) => {
+        const o: TrainOptions = {
+          config: makeConfig({ encoder: 'vgg16-4ch', decoder: 'unet', refine: 'residual', inputs: 'normalised', inputSize: 32, width: 1 / 32, seed }),
+          stage: 'encoder-decoder', batchSize: 2, lr: 1e-3, schedule: 'constant', warmupSteps: 0, steps: 3, seed,
+          outDir: join(tmp.dir, out), data: { kind: 'folder', dir: join(tmp.dir, 'a'), skipBad: false }, workers: 0,
+          augment: { trimapKernel: [3, 9] }, logEvery: 1, checkpointEvery: 100, valDir: null, valEvery: 0, valLimit: 0,
+          resume: null, pretrained: null, clipNorm: 5, weightDecay: 0, onNonFinite: 'stop',
+        };
+        await new Trainer(o, () => {}).run();
+        return readFileSync(join(tmp.dir, out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { total: number }).total);
+      };
+      const l1 = await train('t1', 3);
+      expect(l1).toHaveLength(3);
+      expect(l1.every(Number.isFinite)).toBe(true);
+      expect(await train('t2', 3)).toEqual(l1);
+      expect(await train('t3', 4)).not.toEqual(l1);
     } finally {
       tmp.cleanup();
     }

@@ -40,8 +40,10 @@ export class Engine {
   private uniformView = new DataView(this.uniformStaging);
   private uniformUsed = 0;
   private readonly readbackPool: BufferPool;
-  /** Counts of what was done, for tests and benchmarks. */
-  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
+  /** Completion promises of the last units of work marked by `throttle()`, oldest first. */
+  private readonly inFlight: Promise<void>[] = [];
+  /** Counts of what was done, for tests and benchmarks. `throttleWaits`: throttle() calls that had to wait. */
+  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, throttleWaits: 0 };
 
   constructor(readonly acquired: AcquiredDevice) {
     this.device = acquired.device;
@@ -228,6 +230,31 @@ export class Engine {
     this.counters.readbacks++;
     this.throwPending();
     return out;
+  }
+
+  /**
+   * Back-pressure. Ops record and submit GPU work without waiting, so a loop that never reads back
+   * (a training run with logging off, a folder of predictions) can record far ahead of the GPU;
+   * on a software adapter every submit still pending holds descriptor pools and memory mappings
+   * until the process runs out of them (lavapipe segfaulted at the kernel's 65,530-map limit), and
+   * Ctrl-C waited for the whole backlog. Call this once per unit of work (a step, a tile): it
+   * submits what was recorded, marks the end of the unit, and waits until the GPU has finished the
+   * unit `maxInFlight` marks back, so at most that many units are ever queued ahead of the GPU.
+   * With the default 2 the GPU still has the previous unit to run while the next is recorded.
+   */
+  async throttle(maxInFlight = 2): Promise<void> {
+    this.flush();
+    this.inFlight.push(this.device.queue.onSubmittedWorkDone());
+    if (this.inFlight.length >= maxInFlight) {
+      this.counters.throttleWaits++;
+      while (this.inFlight.length >= maxInFlight) await this.inFlight.shift();
+    }
+    this.throwPending();
+  }
+
+  /** Units marked by throttle() whose completion has not been awaited yet (at most maxInFlight - 1 after a call). */
+  get unitsInFlight(): number {
+    return this.inFlight.length;
   }
 
   /** Waits until all recorded work has run, then throws any error it caused. */

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../../engine/autograd/backward.ts';
+import { engine } from '../../engine/engine.ts';
 import { noGrad } from '../../engine/autograd/graph.ts';
 import { tensor } from '../../engine/creation.ts';
 import { tidy, keep } from '../../engine/scope.ts';
@@ -141,6 +142,9 @@ export class Trainer {
       let reason: 'finished' | 'interrupted' | 'non-finite' = 'finished';
       while (step < o.steps && !this.stopRequested) {
         const batch = await loader.next();
+        // Back-pressure: step k is recorded only once the GPU has finished step k-2, whatever the log
+        // interval (unbounded recording ahead crashed lavapipe and made Ctrl-C wait for the backlog).
+        await engine().throttle(2);
         // Let the event loop turn: Dawn reclaims finished work from it (a loop that never yields grows until it crashes).
         await new Promise((r) => setImmediate(r));
         lastLr = applyLr(optimizer, schedule, step)[0]!;

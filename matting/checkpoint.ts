@@ -29,6 +29,12 @@ export interface TrainingState {
   batchIndex: number;
   /** Optimiser step counts (`state.<i>.step`) and learning rates per group. */
   optimizerSteps: Record<string, number>;
+  /**
+   * The parameter name of each optimiser index i (`state.<i>.*`), so resuming maps state by name:
+   * a later stage or a model whose trainable set differs still finds every parameter's own state.
+   * Absent in checkpoints written before it (their indices follow the trainable order of `extra.stage`).
+   */
+  optimizerParams?: string[];
   learningRates: number[];
   /** Anything else the trainer wants back on resume (options, best validation score, ...). */
   extra: Record<string, unknown>;
@@ -94,4 +100,32 @@ export async function loadCheckpoint(path: string): Promise<CheckpointContent> {
 export function disposeCheckpoint(c: CheckpointContent): void {
   for (const t of c.model.values()) t.dispose();
   for (const t of c.optimizer.values()) t.dispose();
+}
+
+/**
+ * Re-keys optimiser state saved as `state.<i>.<name>` under the parameter names `savedNames[i]` to
+ * the indices of `currentNames`. Throws naming the parameter when the saved state belongs to a
+ * parameter the current model does not have, or names an index outside `savedNames`.
+ */
+export function remapOptimizerState(
+  tensors: ReadonlyMap<string, Tensor>,
+  steps: Record<string, number>,
+  savedNames: readonly string[],
+  currentNames: readonly string[],
+): { tensors: Map<string, Tensor>; steps: Map<string, number> } {
+  const index = new Map(currentNames.map((n, i) => [n, i]));
+  const rekey = (key: string): string => {
+    const m = /^state\.(\d+)\.(.+)$/.exec(key);
+    if (!m) throw new Error(`optimizer state: unexpected name '${key}'`);
+    const name = savedNames[Number(m[1])];
+    if (name === undefined) throw new Error(`optimizer state: '${key}' names parameter ${m[1]}, but the checkpoint lists ${savedNames.length}`);
+    const to = index.get(name);
+    if (to === undefined) throw new Error(`optimizer state: '${key}' belongs to parameter '${name}', which this model does not have`);
+    return `state.${to}.${m[2]}`;
+  };
+  const outTensors = new Map<string, Tensor>();
+  for (const [k, t] of tensors) outTensors.set(rekey(k), t);
+  const outSteps = new Map<string, number>();
+  for (const [k, n] of Object.entries(steps)) outSteps.set(rekey(k), n);
+  return { tensors: outTensors, steps: outSteps };
 }

@@ -23,7 +23,7 @@ import { DataLoader } from '../data/loader.ts';
 import type { LoadedBatch } from '../data/loader.ts';
 import { openEvalSet, type EvalSet } from '../data/eval-set.ts';
 import { evaluateModel, type EvalSummary } from '../evaluate.ts';
-import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, type TrainingState } from '../checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, remapOptimizerState, type TrainingState } from '../checkpoint.ts';
 import { applyStage, type Stage } from './stages.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadPretrained } from '../pretrained.ts';
@@ -73,6 +73,8 @@ export class Trainer {
   private stopRequested = false;
   private history: { step: number; losses: Record<string, number> }[] = [];
   private bestSad = Infinity;
+  /** Parameter name of each optimiser index (model order). */
+  private paramNames: string[] = [];
 
   constructor(
     readonly o: TrainOptions,
@@ -110,14 +112,25 @@ export class Trainer {
         const report = await loadPretrained(model, o.pretrained);
         for (const w of report.warnings) this.emit({ type: 'warning', message: w });
       }
+      // Checkpoints written before optimizerParams existed number the state over the trainable
+      // parameters of the stage they were written in: recover those names before this stage applies.
+      const savedNames = resumed?.training
+        ? (resumed.training.optimizerParams ?? trainableNames(model, (resumed.training.extra.stage as Stage | undefined) ?? 'joint'))
+        : [];
       const weights = applyStage(model, o.stage);
       const trainable = model.trainableParameters();
-      optimizer = new Adam(trainable, { lr: o.lr, weightDecay: o.weightDecay });
+      // Adam over every parameter, frozen ones included: a parameter without a gradient is skipped
+      // and keeps its state (as in PyTorch), so the encoder's moments from stage 1 survive the
+      // refine stage and are there for the joint stage; checkpoints name each index's parameter.
+      const named = model.namedParameters();
+      this.paramNames = named.map(([n]) => n);
+      optimizer = new Adam(named.map(([, p]) => p), { lr: o.lr, weightDecay: o.weightDecay });
       let step = 0;
       let epoch = 0, batchIndex = 0;
       if (resumed?.training) {
         const t = resumed.training;
-        optimizer.loadStateTensors(resumed.optimizer, t.optimizerSteps);
+        const state = remapOptimizerState(resumed.optimizer, t.optimizerSteps, savedNames, this.paramNames);
+        optimizer.loadStateTensors(state.tensors, state.steps);
         step = t.step;
         epoch = t.epoch;
         batchIndex = t.batchIndex;
@@ -278,6 +291,7 @@ export class Trainer {
       epoch,
       batchIndex,
       optimizerSteps: Object.fromEntries(optimizer.stepCounts()),
+      optimizerParams: this.paramNames,
       learningRates: optimizer.paramGroups.map((_, i) => optimizer.getLr(i)),
       extra: { history: this.history.slice(-2000), bestSad: this.bestSad, stage: this.o.stage, seed: this.o.seed },
     };
@@ -294,6 +308,12 @@ export class Trainer {
     writeFileSync(p + '.tmp', svg);
     renameSync(p + '.tmp', p);
   }
+}
+
+/** Names of the parameters `stage` trains, in model order (the optimiser order of older checkpoints). */
+function trainableNames(model: MattingModel, stage: Stage): string[] {
+  applyStage(model, stage);
+  return model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
 }
 
 function nextPosition(batch: LoadedBatch, perEpoch: number): { epoch: number; batchIndex: number } {

@@ -190,8 +190,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
       trainer.requestStop();
     } else process.exit(130);
   };
+  // A hang-up (terminal closed, ssh dropped) stops like Ctrl-C; the terminal is gone, so output
+  // errors (EIO, EPIPE) must not end the process before its checkpoint is written.
+  const onSighup = () => {
+    process.stdout.on('error', () => {});
+    process.stderr.on('error', () => {});
+    onSigint();
+  };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  process.on('SIGHUP', onSighup);
   try {
     const r = await trainer.run();
     const secs = (performance.now() - started) / 1000;
@@ -204,6 +212,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+    process.off('SIGHUP', onSighup);
     shutdownEngine();
   }
 }

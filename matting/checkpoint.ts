@@ -17,7 +17,8 @@ import { tensor } from '../engine/creation.ts';
 import { keep } from '../engine/scope.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Module } from '../engine/nn/module.ts';
-import { makeConfig, type ModelConfig } from './graph/config.ts';
+import { makeConfig, scaled, type ModelConfig } from './graph/config.ts';
+import { FC6_CHANNELS } from './graph/vgg16.ts';
 
 export const CHECKPOINT_FORMAT = 'matting-engine-checkpoint/1';
 const OPT_PREFIX = 'optimizer.';
@@ -49,8 +50,24 @@ export interface CheckpointContent {
 
 const isCounter = (name: string) => name.endsWith('num_batches_tracked');
 
-async function entryOf(name: string, t: Tensor): Promise<TensorEntry> {
+/** A tensor holding NaN or Inf: such weights are never written and never loaded. */
+export class NonFiniteTensorError extends Error {
+  override name = 'NonFiniteTensorError';
+  constructor(readonly tensor: string, readonly count: number, message: string) {
+    super(message);
+  }
+}
+
+function nonFiniteCount(data: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) bad++;
+  return bad;
+}
+
+async function entryOf(name: string, t: Tensor, path: string): Promise<TensorEntry> {
   const data = await t.data();
+  const bad = nonFiniteCount(data);
+  if (bad) throw new NonFiniteTensorError(name, bad, `refusing to write ${path}: ${name} holds ${bad} NaN/Inf values`);
   if (isCounter(name)) return i64Entry([...t.shape], BigInt64Array.from(data, (v) => BigInt(Math.round(v))));
   return f32Entry([...t.shape], data);
 }
@@ -65,8 +82,9 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const entries = new Map<string, TensorEntry>();
   // One tensor read back at a time keeps peak CPU memory to the largest tensor plus the file's pages.
-  for (const [name, t] of model.stateDict()) entries.set(name, await entryOf(name, t));
-  if (optimizer) for (const [name, t] of optimizer.stateTensors()) entries.set(OPT_PREFIX + name, await entryOf(name, t));
+  // Every value is checked on the way (NaN/Inf refuses the save before the file is touched).
+  for (const [name, t] of model.stateDict()) entries.set(name, await entryOf(name, t, path));
+  if (optimizer) for (const [name, t] of optimizer.stateTensors()) entries.set(OPT_PREFIX + name, await entryOf(OPT_PREFIX + name, t, path));
   const metadata: Record<string, string> = { ...extraMetadata, format: CHECKPOINT_FORMAT, config: JSON.stringify(model.config) };
   if (training) metadata.training = JSON.stringify(training);
   await writeSafetensors(path, entries, metadata);
@@ -87,10 +105,20 @@ export async function loadCheckpoint(path: string): Promise<CheckpointContent> {
   } catch (e) {
     throw new Error(`${path}: bad checkpoint metadata: ${(e as Error).message}`);
   }
+  checkConfigAgainstTensors(path, config, file.tensors);
   const model = new Map<string, Tensor>();
   const optimizer = new Map<string, Tensor>();
+  // Non-finite values are refused before anything reaches the GPU (a poisoned checkpoint would
+  // otherwise train on "normally" or predict a silent all-zero matte).
+  const values = new Map<string, Float32Array>();
   for (const [name, entry] of file.tensors) {
-    const t = keep(tensor(toFloat32(entry), entry.shape));
+    const data = toFloat32(entry);
+    const bad = nonFiniteCount(data);
+    if (bad) throw new NonFiniteTensorError(name, bad, `${path}: ${name} holds ${bad} NaN/Inf values; the checkpoint is poisoned (use an earlier one)`);
+    values.set(name, data);
+  }
+  for (const [name, entry] of file.tensors) {
+    const t = keep(tensor(values.get(name)!, entry.shape));
     if (name.startsWith(OPT_PREFIX)) optimizer.set(name.slice(OPT_PREFIX.length), t);
     else model.set(name, t);
   }
@@ -128,4 +156,24 @@ export function remapOptimizerState(
   const outSteps = new Map<string, number>();
   for (const [k, n] of Object.entries(steps)) outSteps.set(rekey(k), n);
   return { tensors: outTensors, steps: outSteps };
+}
+
+/**
+ * The metadata sizes the model that a caller builds from it, so it is checked against the tensors
+ * first: a tampered `config.width` (4 in a 12 MB file asked for 6 GB) or encoder kind is refused
+ * before anything is allocated. The widest tensor of each encoder and the parts' presence decide.
+ */
+function checkConfigAgainstTensors(path: string, config: ModelConfig, tensors: ReadonlyMap<string, { shape: number[] }>): void {
+  const problems: string[] = [];
+  const expectRows = (name: string, rows: number) => {
+    const t = tensors.get(name);
+    if (!t) problems.push(`${name} is missing`);
+    else if (t.shape[0] !== rows) problems.push(`${name} has ${t.shape[0]} output channels where width ${config.width} gives ${rows}`);
+  };
+  if (config.encoder === 'resnet50-dual') expectRows('encoder.image.conv1.weight', scaled(64, config.width));
+  else expectRows('encoder.image.fc6.weight', scaled(FC6_CHANNELS, config.width));
+  const has = (prefix: string) => [...tensors.keys()].some((k) => k.startsWith(prefix));
+  if (has('encoder.trimap.') !== (config.encoder !== 'vgg16-4ch')) problems.push(`the trimap branch does not match encoder '${config.encoder}'`);
+  if (has('refine.') !== (config.refine !== 'none')) problems.push(`the refinement tensors do not match refine '${config.refine}'`);
+  if (problems.length) throw new Error(`${path}: the checkpoint's config does not match its tensors (${problems.join('; ')})`);
 }

@@ -48,6 +48,10 @@ export abstract class Optimizer<O extends BaseGroupOptions> {
   /** Every parameter in checkpoint order. */
   private readonly ordered: Tensor[] = [];
   private disposedFlag = false;
+  /** saveUndo(): per parameter, its step count before (null: it had no state) and copies by state name ('' = the parameter). */
+  private readonly undo = new Map<Tensor, { step: number | null; copies: Map<string, Tensor> }>();
+  /** The undo copies' buffers, one per parameter or state tensor, kept for reuse. */
+  private readonly undoBuffers = new Map<Tensor, Tensor>();
 
   /** The state tensor names this optimiser may hold for a parameter of `group` (for loading). */
   protected abstract stateNames(group: ParamGroup<O>): readonly string[];
@@ -210,9 +214,63 @@ export abstract class Optimizer<O extends BaseGroupOptions> {
     for (const [i, st] of loaded) this.state.set(this.ordered[i]!, st);
   }
 
+  /**
+   * Remembers, on the GPU, what the next `step()` will change: every parameter that has a gradient,
+   * its state tensors and step count, so `undoStep()` can take that step back (training's
+   * `--on-nan skip`: an update that made a weight non-finite is undone). Copies go into buffers
+   * kept for reuse; nothing is read back.
+   */
+  saveUndo(): void {
+    const e = engine();
+    this.undo.clear();
+    for (const p of this.ordered) {
+      if (!p.grad || p.grad.disposed) continue;
+      const st = this.state.get(p);
+      const copies = new Map<string, Tensor>();
+      const save = (key: string, t: Tensor) => {
+        let c = this.undoBuffers.get(t);
+        if (!c) this.undoBuffers.set(t, (c = keep(Tensor.empty(t.shape, t.dtype, `undo ${key}`))));
+        e.copy(t.buffer, 0, c.buffer, 0, t.byteLength);
+        copies.set(key, c);
+      };
+      save('', p);
+      if (st) for (const [name, t] of st.tensors) save(name, t);
+      this.undo.set(p, { step: st?.step ?? null, copies });
+    }
+  }
+
+  /** Restores what `saveUndo()` remembered: parameters, state tensors and step counts. */
+  undoStep(): void {
+    const e = engine();
+    for (const [p, saved] of this.undo) {
+      e.copy(saved.copies.get('')!.buffer, 0, p.buffer, 0, p.byteLength);
+      const st = this.state.get(p);
+      if (saved.step === null) {
+        // the step created this parameter's state: drop it
+        if (st) for (const t of st.tensors.values()) t.dispose();
+        this.state.delete(p);
+        continue;
+      }
+      if (!st) continue;
+      st.step = saved.step;
+      for (const [name, t] of st.tensors) {
+        const c = saved.copies.get(name);
+        if (c) e.copy(c.buffer, 0, t.buffer, 0, t.byteLength);
+        else {
+          t.dispose();
+          st.tensors.delete(name);
+        }
+      }
+    }
+    this.undo.clear();
+  }
+
   /** Disposes the state tensors (the parameters and their gradients are the caller's). */
   dispose(): void {
     this.clearState();
+    for (const c of this.undoBuffers.values()) c.dispose();
+    this.undoBuffers.clear();
+    this.undo.clear();
     this.disposedFlag = true;
   }
 

@@ -1,8 +1,9 @@
 /**
  * The training loop. Per step: upload a batch, forward, losses, backward, optimiser step, all inside
  * one `tidy` so memory stays flat. Nothing is read back inside a step: the loss terms are summed on
- * the GPU and read every `logEvery` steps (the only sync point, where NaN/Inf is detected), except in
- * `onNonFinite: 'skip'` mode, which must look at every step's loss to skip it.
+ * the GPU and read every `logEvery` steps (the only sync point, where a NaN/Inf loss is detected;
+ * a checkpoint with NaN/Inf weights is never written), except in `onNonFinite: 'skip'` mode, which
+ * reads one count of non-finite values (loss and updated weights) every step to undo a bad one.
  */
 import { mkdirSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,8 @@ import { DataLoader } from '../data/loader.ts';
 import type { LoadedBatch } from '../data/loader.ts';
 import { openEvalSet, type EvalSet } from '../data/eval-set.ts';
 import { evaluateModel, type EvalSummary } from '../evaluate.ts';
-import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, remapOptimizerState, type TrainingState } from '../checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, remapOptimizerState, NonFiniteTensorError, type TrainingState } from '../checkpoint.ts';
+import { NonFiniteCounter } from '../../engine/kernels/finite.ts';
 import { applyStage, type Stage } from './stages.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadPretrained } from '../pretrained.ts';
@@ -73,6 +75,8 @@ export class Trainer {
   private stopRequested = false;
   private history: { step: number; losses: Record<string, number> }[] = [];
   private bestSad = Infinity;
+  /** --on-nan skip: the learning rate's factor after the halvings so far (kept in checkpoints). */
+  private lrScale = 1;
   /** Parameter name of each optimiser index (model order). */
   private paramNames: string[] = [];
 
@@ -105,6 +109,7 @@ export class Trainer {
     let lastCheckpoint: string | null = null;
     let loader: DataLoader | null = null;
     const accum = TERMS.map(() => keep(Tensor.empty([1])));
+    const guard = o.onNonFinite === 'skip' ? { counter: new NonFiniteCounter(), accumBefore: TERMS.map(() => keep(Tensor.empty([1]))) } : null;
     let optimizer: Adam | null = null;
     try {
       if (resumed) model.loadStateDict(resumed.model);
@@ -136,6 +141,7 @@ export class Trainer {
         batchIndex = t.batchIndex;
         this.history = (t.extra.history as { step: number; losses: Record<string, number> }[]) ?? [];
         this.bestSad = (t.extra.bestSad as number) ?? Infinity;
+        this.lrScale = typeof t.extra.lrScale === 'number' && t.extra.lrScale > 0 && t.extra.lrScale <= 1 ? t.extra.lrScale : 1;
       }
       if (resumed) disposeCheckpoint(resumed);
 
@@ -150,9 +156,13 @@ export class Trainer {
       this.emit({ type: 'start', step, steps: o.steps, params: model.parameterCount(), trainable: trainable.reduce((n, p) => n + p.size, 0), outDir: o.outDir });
       for (const a of accum) fillInto(a, 0);
       let stepsInWindow = 0;
+      let goodInWindow = 0;
       let windowStart = performance.now();
       let lastLr = o.lr;
+      // --on-nan skip halves the learning rate on each skipped step, on top of the schedule.
+      let lrScale = this.lrScale;
       let reason: 'finished' | 'interrupted' | 'non-finite' = 'finished';
+      let windowFirstStep = step + 1;
       while (step < o.steps && !this.stopRequested) {
         const batch = await loader.next();
         // Back-pressure: step k is recorded only once the GPU has finished step k-2, whatever the log
@@ -160,35 +170,44 @@ export class Trainer {
         await engine().throttle(2);
         // Let the event loop turn: Dawn reclaims finished work from it (a loop that never yields grows until it crashes).
         await new Promise((r) => setImmediate(r));
-        lastLr = applyLr(optimizer, schedule, step)[0]!;
-        const skip = this.trainStep(model, optimizer, batch, weights, accum);
-        if (o.onNonFinite === 'skip' && !(await skip())) {
-          this.emit({ type: 'warning', message: `step ${step + 1}: non-finite loss, update skipped; learning rate halved` });
-          for (let g = 0; g < optimizer.paramGroups.length; g++) optimizer.setLr(g, optimizer.getLr(g) / 2);
+        lastLr = applyLr(optimizer, schedule, step)[0]! * lrScale;
+        if (lrScale !== 1) for (let g = 0; g < optimizer.paramGroups.length; g++) optimizer.setLr(g, optimizer.getLr(g) * lrScale);
+        const applied = await this.trainStep(model, optimizer, batch, weights, accum, guard);
+        if (applied) goodInWindow++;
+        else {
+          this.emit({ type: 'warning', message: `step ${step + 1}: non-finite loss or weights, update undone and skipped; learning rate halved` });
+          lrScale /= 2;
+          this.lrScale = lrScale;
         }
         step++;
         stepsInWindow++;
         ({ epoch, batchIndex } = nextPosition(batch, loader.batchesPerEpoch));
         const atLog = step % o.logEvery === 0 || step === o.steps || this.stopRequested;
-        const atCheckpoint = step % o.checkpointEvery === 0 || step === o.steps || this.stopRequested;
+        const atCheckpoint = step % o.checkpointEvery === 0 || step === o.steps;
         if (atLog || atCheckpoint) {
-          const losses = await this.readLosses(accum, stepsInWindow);
+          const losses = await this.readLosses(accum, goodInWindow);
           const elapsed = (performance.now() - windowStart) / 1000;
           const ips = (stepsInWindow * o.batchSize) / Math.max(elapsed, 1e-9);
+          const first = windowFirstStep;
+          const logged = goodInWindow > 0;
           stepsInWindow = 0;
+          goodInWindow = 0;
+          windowFirstStep = step + 1;
           windowStart = performance.now();
-          if (!Number.isFinite(losses.total!)) {
+          if (logged && !Number.isFinite(losses.total!)) {
             reason = 'non-finite';
             throw new NonFiniteLossError(
-              `the loss became ${losses.total} between steps ${step - o.logEvery + 1} and ${step}; training stopped.` +
+              `the loss became ${losses.total} between steps ${first} and ${step}; training stopped.` +
                 (lastCheckpoint ? ` The last good checkpoint is ${lastCheckpoint}.` : ' No checkpoint was written yet.') +
                 ' Try a lower --lr, --clip-norm, or --on-nan skip.',
             );
           }
-          this.history.push({ step, losses });
-          appendFileSync(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ step, lr: lastLr, imagesPerSec: ips, ...losses }) + '\n');
-          this.writePlot();
-          this.emit({ type: 'log', step, steps: o.steps, losses, lr: lastLr, imagesPerSec: ips, etaSec: ((o.steps - step) * o.batchSize) / Math.max(ips, 1e-9) });
+          if (logged) {
+            this.history.push({ step, losses });
+            appendFileSync(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ step, lr: lastLr, imagesPerSec: ips, ...losses }) + '\n');
+            this.writePlot();
+            this.emit({ type: 'log', step, steps: o.steps, losses, lr: lastLr, imagesPerSec: ips, etaSec: ((o.steps - step) * o.batchSize) / Math.max(ips, 1e-9) });
+          }
         }
         if (evalSet && o.valEvery > 0 && (step % o.valEvery === 0 || step === o.steps)) {
           const summary = await evaluateModel(model, evalSet, { limit: o.valLimit });
@@ -199,13 +218,15 @@ export class Trainer {
           appendFileSync(join(o.outDir, 'validation.jsonl'), JSON.stringify({ step, ...summary.mean }) + '\n');
           if (best) {
             const p = join(o.outDir, 'best.safetensors');
-            await saveCheckpoint(p, model, optimizer, this.state(step, epoch, batchIndex, optimizer));
+            await this.save(p, model, optimizer, this.state(step, epoch, batchIndex, optimizer), step, lastCheckpoint);
           }
           this.emit({ type: 'validation', step, summary, best });
         }
-        if (atCheckpoint) {
+        // A stop request may arrive during any await above (the loss readback, validation): the
+        // checkpoint is decided last, so Ctrl-C, SIGTERM and SIGHUP always save the step reached.
+        if (atCheckpoint || this.stopRequested) {
           const p = join(o.outDir, 'last.safetensors');
-          await saveCheckpoint(p, model, optimizer, this.state(step, epoch, batchIndex, optimizer));
+          await this.save(p, model, optimizer, this.state(step, epoch, batchIndex, optimizer), step, lastCheckpoint);
           lastCheckpoint = p;
           this.emit({ type: 'checkpoint', step, path: p });
         }
@@ -217,21 +238,29 @@ export class Trainer {
       await loader?.close();
       optimizer?.dispose();
       for (const a of accum) a.dispose();
+      guard?.counter.dispose();
+      for (const a of guard?.accumBefore ?? []) a.dispose();
       model.dispose();
     }
   }
 
-  /** One step; returns a function that reads whether its loss was finite (only used in skip mode). */
-  private trainStep(
+  /**
+   * One step. Without a guard nothing is read back and the step is always applied (the loss is
+   * checked at log points, the weights when a checkpoint is written). With the guard (--on-nan
+   * skip) the update is recorded together with a count of non-finite values in the loss and in
+   * every updated weight; one 4-byte readback decides, and a bad step is undone on the GPU
+   * (weights, Adam state and step counts, loss sums): returns false.
+   */
+  private async trainStep(
     model: MattingModel,
     optimizer: Adam,
     batch: LoadedBatch,
     weights: ModelConfig['lossWeights'],
     accum: Tensor[],
-  ): () => Promise<boolean> {
+    guard: { counter: NonFiniteCounter; accumBefore: Tensor[] } | null,
+  ): Promise<boolean> {
     const o = this.o;
     const n = batch.n, s = batch.size;
-    let totalCopy: Tensor | null = null;
     tidy(() => {
       const inputs = {
         image: tensor(batch.image, [n, 3, s, s]),
@@ -244,34 +273,43 @@ export class Trainer {
       const terms = mattingLosses(out, inputs, weights);
       backward(terms.total);
       noGrad(() => {
+        if (guard) {
+          accum.forEach((a, i) => engine().copy(a.buffer, 0, guard.accumBefore[i]!.buffer, 0, a.byteLength));
+          guard.counter.reset().add(terms.total);
+          optimizer.saveUndo();
+        }
         TERMS.forEach((k, i) => {
           const t = terms[k];
           if (t) addInto(accum[i]!, t.view([1]));
         });
-        if (o.onNonFinite === 'skip') totalCopy = keep(terms.total.detach());
-        if (o.onNonFinite !== 'skip') {
-          if (o.clipNorm) clipGradNorm(optimizer.params, o.clipNorm);
-          optimizer.step();
-          optimizer.zeroGrad();
-        }
+        if (o.clipNorm) clipGradNorm(optimizer.params, o.clipNorm);
+        optimizer.step();
+        if (guard) for (const p of optimizer.params) if (p.grad) guard.counter.add(p);
+        optimizer.zeroGrad();
       });
     });
-    if (o.onNonFinite !== 'skip') return async () => true;
-    return async () => {
-      const v = await totalCopy!.item();
-      totalCopy!.dispose();
-      const ok = Number.isFinite(v);
-      noGrad(() =>
-        tidy(() => {
-          if (ok) {
-            if (o.clipNorm) clipGradNorm(optimizer.params, o.clipNorm);
-            optimizer.step();
-          }
-          optimizer.zeroGrad();
-        }),
+    if (!guard) return true;
+    if ((await guard.counter.read()) === 0) return true;
+    optimizer.undoStep();
+    accum.forEach((a, i) => engine().copy(guard.accumBefore[i]!.buffer, 0, a.buffer, 0, a.byteLength));
+    return false;
+  }
+
+  /**
+   * Writes a checkpoint; a model or optimiser state holding NaN/Inf is never written (saveCheckpoint
+   * refuses it before touching the file): training stops naming the last good checkpoint.
+   */
+  private async save(path: string, model: MattingModel, optimizer: Adam, state: TrainingState, step: number, lastGood: string | null): Promise<void> {
+    try {
+      await saveCheckpoint(path, model, optimizer, state);
+    } catch (e) {
+      if (!(e instanceof NonFiniteTensorError)) throw e;
+      throw new NonFiniteLossError(
+        `the weights became non-finite by step ${step} (${e.tensor}: ${e.count} NaN/Inf values); training stopped and ${path} was not written.` +
+          (lastGood ? ` The last good checkpoint is ${lastGood}.` : ' No checkpoint was written yet.') +
+          ' Try a lower --lr, --clip-norm, or --on-nan skip.',
       );
-      return ok;
-    };
+    }
   }
 
   private async readLosses(accum: Tensor[], steps: number): Promise<Record<string, number>> {
@@ -293,7 +331,7 @@ export class Trainer {
       optimizerSteps: Object.fromEntries(optimizer.stepCounts()),
       optimizerParams: this.paramNames,
       learningRates: optimizer.paramGroups.map((_, i) => optimizer.getLr(i)),
-      extra: { history: this.history.slice(-2000), bestSad: this.bestSad, stage: this.o.stage, seed: this.o.seed },
+      extra: { history: this.history.slice(-2000), bestSad: this.bestSad, stage: this.o.stage, seed: this.o.seed, lrScale: this.lrScale },
     };
   }
 

@@ -1,4 +1,5 @@
-import type { OptionSpec } from './args.ts';
+import { UsageError, type OptionSpec } from './args.ts';
+import { setMaxMegapixels } from '../matting/data/image-io.ts';
 
 /** Options every verb takes. */
 export const DEVICE_OPTIONS = {
@@ -8,3 +9,15 @@ export const DEVICE_OPTIONS = {
   debug: { type: 'boolean', help: 'print stack traces on errors' },
   help: { type: 'boolean', help: 'show this help', alias: 'h' },
 } satisfies OptionSpec;
+
+/** Options of every verb that reads images. */
+export const IMAGE_OPTIONS = {
+  maxMegapixels: { type: 'number', help: 'refuse images larger than this many megapixels before decoding them (default 100; env MATTING_MAX_MEGAPIXELS)' },
+} satisfies OptionSpec;
+
+/** Applies IMAGE_OPTIONS (a bad value is a usage error). */
+export function applyImageOptions(o: { maxMegapixels?: number }, verb: string): void {
+  if (o.maxMegapixels === undefined) return;
+  if (!(o.maxMegapixels > 0)) throw new UsageError(`${verb}: --max-megapixels must be a positive number, got ${o.maxMegapixels}`);
+  setMaxMegapixels(o.maxMegapixels);
+}

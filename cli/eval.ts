@@ -7,7 +7,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs, helpText, UsageError } from './args.ts';
-import { DEVICE_OPTIONS } from './common-options.ts';
+import { DEVICE_OPTIONS, IMAGE_OPTIONS, applyImageOptions } from './common-options.ts';
 import { Reporter, outputMode, bar } from './progress.ts';
 import { modelFromCheckpoint } from './model-io.ts';
 import { resolveModelPath } from '../matting/default-model.ts';
@@ -30,6 +30,7 @@ const SPEC = {
   csv: { type: 'string', help: 'write per-image scores as CSV to this file' },
   json: { type: 'boolean', help: 'print JSON instead of a table' },
   quiet: { type: 'boolean', help: 'print only the mean row' },
+  ...IMAGE_OPTIONS,
   ...DEVICE_OPTIONS,
 } as const;
 
@@ -50,6 +51,7 @@ export function formatTable(s: EvalSummary, title: string): string {
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const o = parseArgs(argv, SPEC, 'eval');
+  applyImageOptions(o, 'eval');
   if (o.help) {
     process.stdout.write(helpText('eval', 'Scores alpha mattes with the Composition-1k metrics over an alphamatting.com-style folder.', SPEC));
     return 0;

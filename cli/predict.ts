@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, dirname } from 'node:path';
 import { parseArgs, helpText, UsageError } from './args.ts';
-import { DEVICE_OPTIONS } from './common-options.ts';
+import { DEVICE_OPTIONS, IMAGE_OPTIONS, applyImageOptions } from './common-options.ts';
 import { Reporter, outputMode, bar } from './progress.ts';
 import { modelFromCheckpoint, toPlanar } from './model-io.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
@@ -24,6 +24,7 @@ const SPEC = {
   noPostProcess: { type: 'boolean', help: "keep the network's values in the trimap's known regions" },
   json: { type: 'boolean', help: 'print JSON lines' },
   quiet: { type: 'boolean', help: 'print only errors' },
+  ...IMAGE_OPTIONS,
   ...DEVICE_OPTIONS,
 } as const;
 
@@ -46,6 +47,7 @@ function pairs(image: string, trimap: string, out: string): { image: string; tri
 
 export async function predictCommand(argv: string[]): Promise<number> {
   const o = parseArgs(argv, SPEC, 'predict');
+  applyImageOptions(o, 'predict');
   if (o.help) {
     process.stdout.write(helpText('predict', 'Predicts alpha mattes with a trained checkpoint, on any image size (padded to a multiple of 32, tiled when large).', SPEC));
     return 0;

@@ -2,7 +2,7 @@
 import { resolve, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs, helpText, UsageError } from './args.ts';
-import { DEVICE_OPTIONS } from './common-options.ts';
+import { DEVICE_OPTIONS, IMAGE_OPTIONS, applyImageOptions } from './common-options.ts';
 import { PRESETS } from './presets.ts';
 import { Reporter, bar, formatDuration, outputMode } from './progress.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
@@ -46,6 +46,7 @@ const SPEC = {
   onNan: { type: 'string', default: 'stop', help: 'on a NaN/Inf loss: stop (keep the last good checkpoint) or skip (skip the step, halve the lr; reads the loss back every step)' },
   json: { type: 'boolean', help: 'print JSON lines instead of a progress bar' },
   quiet: { type: 'boolean', help: 'print only the start and the result' },
+  ...IMAGE_OPTIONS,
   ...DEVICE_OPTIONS,
 } as const;
 
@@ -56,6 +57,7 @@ function positive(name: string, v: number | undefined, integer = true): void {
 
 export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: boolean; quiet: boolean; backend?: string; adapter?: string; help: boolean } {
   const o = parseArgs(argv, SPEC, 'train');
+  applyImageOptions(o, 'train');
   if (o._.length) throw new UsageError(`train: unexpected argument '${o._[0]}'`);
   const preset = PRESETS[o.preset ?? 'tiny'];
   if (!preset) throw new UsageError(`train: unknown preset '${o.preset}'; presets: ${Object.keys(PRESETS).join(', ')}`);

@@ -45,9 +45,41 @@ function unsupported(file: string, kind: string): DataError {
   return new DataError(file, `unsupported format: ${what}; convert it to PNG or JPEG`);
 }
 
+/** Default pixel limit: 100 megapixels (a 30000x30000 PNG of 69 bytes would otherwise take 9.5 GB). */
+export const DEFAULT_MAX_MEGAPIXELS = 100;
+
+/**
+ * The largest image (width x height) any reader decodes. It lives in the environment
+ * (MATTING_MAX_MEGAPIXELS) so the data loader's worker threads see the value the CLI's
+ * --max-megapixels set.
+ */
+export function maxImagePixels(): number {
+  const v = Number(process.env.MATTING_MAX_MEGAPIXELS);
+  return (v > 0 ? v : DEFAULT_MAX_MEGAPIXELS) * 1e6;
+}
+
+export function setMaxMegapixels(mp: number): void {
+  if (!(mp > 0) || !Number.isFinite(mp)) throw new Error(`the pixel limit must be a positive number of megapixels, got ${mp}`);
+  process.env.MATTING_MAX_MEGAPIXELS = String(mp);
+}
+
+/** Refuses a declared size before anything of that size is allocated. */
+function checkDeclaredSize(file: string, width: number, height: number): void {
+  const limit = maxImagePixels();
+  if (width * height > limit) {
+    throw new DataError(
+      file,
+      `image of ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels) exceeds the limit of ${limit / 1e6} megapixels; ` +
+        '--max-megapixels (or MATTING_MAX_MEGAPIXELS) raises it',
+    );
+  }
+}
+
 /** Decodes PNG or JPEG bytes. `file` only names the source in errors. */
 export function decodeImage(buf: Uint8Array, file: string): Image {
   if (buf.length === 0) throw new DataError(file, 'empty file');
+  // The header's size is checked (zero, over the pixel limit) before the decoder allocates for it.
+  parseHeaderSize(buf, file, true);
   const kind = sniffFormat(buf);
   if (kind === 'png') return decodePng(buf, file);
   if (kind === 'jpeg') return decodeJpeg(buf, file);
@@ -223,6 +255,7 @@ function parseHeaderSize(buf: Uint8Array, file: string, complete: boolean): { wi
     const width = dv.getUint32(16);
     const height = dv.getUint32(20);
     if (width === 0 || height === 0) throw new DataError(file, `corrupt PNG (size ${width}x${height})`);
+    checkDeclaredSize(file, width, height);
     return { width, height, format: 'png' };
   }
   if (kind === 'jpeg') {
@@ -240,6 +273,7 @@ function parseHeaderSize(buf: Uint8Array, file: string, complete: boolean): { wi
         const height = (buf[p + 5]! << 8) | buf[p + 6]!;
         const width = (buf[p + 7]! << 8) | buf[p + 8]!;
         if (width === 0 || height === 0) throw new DataError(file, `corrupt JPEG (frame size ${width}x${height})`);
+        checkDeclaredSize(file, width, height);
         const o = jpegOrientation(buf.subarray(0, p));
         return swapsAxes(o) ? { width: height, height: width, format: 'jpeg' } : { width, height, format: 'jpeg' };
       }

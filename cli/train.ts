@@ -9,6 +9,7 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { makeConfig, ENCODERS, DECODERS, REFINES, type ModelConfig } from '../matting/graph/config.ts';
 import { STAGES, type Stage } from '../matting/train/stages.ts';
 import { Trainer, type TrainEvent, type TrainOptions } from '../matting/train/trainer.ts';
+import { ResumeConflictError } from '../matting/train/resume.ts';
 
 const SPEC = {
   preset: { type: 'string', default: 'tiny', help: `model and schedule preset: ${Object.keys(PRESETS).join(', ')}` },
@@ -127,6 +128,9 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
     clipNorm: (o.clipNorm as number | undefined) ?? null,
     weightDecay: o.weightDecay as number,
     onNonFinite: o.onNan as 'stop' | 'skip',
+    // With --resume the checkpoint's config, seed, batch size and stage win over defaults, and a
+    // flag given here that contradicts them is refused: the trainer needs to know which were given.
+    given: new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!.replace(/^no-/, '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase()))),
   };
   return { opts, json: !!o.json, quiet: !!o.quiet, backend: o.backend, adapter: o.adapter, help: !!o.help };
 }
@@ -203,7 +207,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigint);
   process.on('SIGHUP', onSighup);
   try {
-    const r = await trainer.run();
+    const r = await trainer.run().catch((e: unknown) => {
+      throw e instanceof ResumeConflictError ? new UsageError(`train: ${e.message}`) : e;
+    });
     const secs = (performance.now() - started) / 1000;
     rep.important(
       `${interrupts ? 'stopped' : 'done'} at step ${r.step} in ${formatDuration(secs)}` +

@@ -101,7 +101,7 @@ export async function loadCheckpoint(path: string): Promise<CheckpointContent> {
   let training: TrainingState | null = null;
   try {
     config = makeConfig(JSON.parse(file.metadata.config ?? 'null') as Partial<ModelConfig>);
-    if (file.metadata.training) training = JSON.parse(file.metadata.training) as TrainingState;
+    if (file.metadata.training) training = checkTrainingState(JSON.parse(file.metadata.training));
   } catch (e) {
     throw new Error(`${path}: bad checkpoint metadata: ${(e as Error).message}`);
   }
@@ -176,4 +176,35 @@ function checkConfigAgainstTensors(path: string, config: ModelConfig, tensors: R
   if (has('encoder.trimap.') !== (config.encoder !== 'vgg16-4ch')) problems.push(`the trimap branch does not match encoder '${config.encoder}'`);
   if (has('refine.') !== (config.refine !== 'none')) problems.push(`the refinement tensors do not match refine '${config.refine}'`);
   if (problems.length) throw new Error(`${path}: the checkpoint's config does not match its tensors (${problems.join('; ')})`);
+}
+
+/**
+ * The training metadata is untrusted input like the rest of the file: every field the trainer
+ * uses is checked for its type here, so a tampered file gets one message naming the field instead
+ * of an internal error later ("this.history.push is not a function").
+ */
+function checkTrainingState(v: unknown): TrainingState {
+  const problems: string[] = [];
+  const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!obj(v)) throw new Error("'training' is not a JSON object");
+  const count = (k: string) => {
+    if (!(Number.isInteger(v[k]) && (v[k] as number) >= 0)) problems.push(`training.${k} is not a non-negative integer`);
+  };
+  count('step');
+  count('epoch');
+  count('batchIndex');
+  if (!obj(v.optimizerSteps) || !Object.values(v.optimizerSteps).every((n) => Number.isInteger(n) && (n as number) >= 0)) problems.push('training.optimizerSteps is not a map of step counts');
+  if (!Array.isArray(v.learningRates) || !v.learningRates.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) problems.push('training.learningRates is not a list of learning rates');
+  if (v.optimizerParams !== undefined && (!Array.isArray(v.optimizerParams) || !v.optimizerParams.every((x) => typeof x === 'string'))) problems.push('training.optimizerParams is not a list of parameter names');
+  if (v.extra === undefined) v.extra = {};
+  if (!obj(v.extra)) problems.push('training.extra is not an object');
+  else {
+    const e = v.extra;
+    if (e.history !== undefined && (!Array.isArray(e.history) || !e.history.every((h) => obj(h) && typeof h.step === 'number' && obj(h.losses)))) problems.push('training.extra.history is not a list of {step, losses}');
+    if (e.bestSad !== undefined && e.bestSad !== null && typeof e.bestSad !== 'number') problems.push('training.extra.bestSad is not a number');
+    if (e.seed !== undefined && !Number.isInteger(e.seed)) problems.push('training.extra.seed is not an integer');
+    if (e.stage !== undefined && typeof e.stage !== 'string') problems.push('training.extra.stage is not a string');
+  }
+  if (problems.length) throw new Error(problems.join('; '));
+  return v as unknown as TrainingState;
 }

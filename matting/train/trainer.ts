@@ -27,6 +27,7 @@ import { evaluateModel, type EvalSummary } from '../evaluate.ts';
 import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, remapOptimizerState, NonFiniteTensorError, type TrainingState } from '../checkpoint.ts';
 import { NonFiniteCounter } from '../../engine/kernels/finite.ts';
 import { applyStage, type Stage } from './stages.ts';
+import { resolveResume } from './resume.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadPretrained } from '../pretrained.ts';
 
@@ -55,6 +56,12 @@ export interface TrainOptions {
   clipNorm: number | null;
   weightDecay: number;
   onNonFinite: 'stop' | 'skip';
+  /**
+   * With --resume: the options the user set explicitly (camelCase flag names). The checkpoint's
+   * config, seed, batch size and stage replace the others; a given one that contradicts it is
+   * refused (resume.ts). Absent: every option counts as given.
+   */
+  given?: ReadonlySet<string>;
 }
 
 export type TrainEvent =
@@ -81,7 +88,8 @@ export class Trainer {
   private paramNames: string[] = [];
 
   constructor(
-    readonly o: TrainOptions,
+    /** The run's options; with --resume, run() replaces them with the checkpoint's where it holds them. */
+    public o: TrainOptions,
     private readonly emit: (e: TrainEvent) => void,
   ) {}
 
@@ -101,9 +109,20 @@ export class Trainer {
   }
 
   async run(): Promise<{ step: number; lastCheckpoint: string | null }> {
+    const resumed = this.o.resume ? await loadCheckpoint(this.o.resume) : null;
+    if (resumed) {
+      let r: ReturnType<typeof resolveResume>;
+      try {
+        r = resolveResume(this.o, resumed);
+      } catch (e) {
+        disposeCheckpoint(resumed);
+        throw e;
+      }
+      this.o = r.options;
+      for (const w of r.warnings) this.emit({ type: 'warning', message: w });
+    }
     const o = this.o;
     mkdirSync(o.outDir, { recursive: true });
-    const resumed = o.resume ? await loadCheckpoint(o.resume) : null;
     const config = resumed?.config ?? o.config;
     const model = new MattingModel(config);
     let lastCheckpoint: string | null = null;
@@ -119,9 +138,16 @@ export class Trainer {
       }
       // Checkpoints written before optimizerParams existed number the state over the trainable
       // parameters of the stage they were written in: recover those names before this stage applies.
-      const savedNames = resumed?.training
-        ? (resumed.training.optimizerParams ?? trainableNames(model, (resumed.training.extra.stage as Stage | undefined) ?? 'joint'))
-        : [];
+      const savedStage = (resumed?.training?.extra.stage as Stage | undefined) ?? 'joint';
+      const savedNames = resumed?.training ? (resumed.training.optimizerParams ?? trainableNames(model, savedStage)) : [];
+      // The parameters the saved stage trained must all have optimiser state; say so when some lack it.
+      if (resumed?.training) {
+        const trained = new Set([...resumed.optimizer.keys()].map((k) => savedNames[Number(/^state\.(\d+)\./.exec(k)?.[1])]));
+        const missing = trainableNames(model, savedStage).filter((n) => !trained.has(n));
+        if (missing.length) {
+          this.emit({ type: 'warning', message: `${o.resume}: no optimizer state for ${missing.length} parameter(s) its stage trained (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); they start with fresh Adam moments` });
+        }
+      }
       const weights = applyStage(model, o.stage);
       const trainable = model.trainableParameters();
       // Adam over every parameter, frozen ones included: a parameter without a gradient is skipped
@@ -331,7 +357,7 @@ export class Trainer {
       optimizerSteps: Object.fromEntries(optimizer.stepCounts()),
       optimizerParams: this.paramNames,
       learningRates: optimizer.paramGroups.map((_, i) => optimizer.getLr(i)),
-      extra: { history: this.history.slice(-2000), bestSad: this.bestSad, stage: this.o.stage, seed: this.o.seed, lrScale: this.lrScale },
+      extra: { history: this.history.slice(-2000), bestSad: this.bestSad, stage: this.o.stage, seed: this.o.seed, batchSize: this.o.batchSize, lrScale: this.lrScale },
     };
   }
 

@@ -1,6 +1,6 @@
 /** `matting-engine predict`: alpha mattes (and optional RGBA cut-outs) for one image or a folder. */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, extname, join, dirname, resolve } from 'node:path';
 import { parseArgs, helpText, UsageError } from './args.ts';
 import { DEVICE_OPTIONS, IMAGE_OPTIONS, applyImageOptions } from './common-options.ts';
 import { Reporter, outputMode, bar } from './progress.ts';
@@ -45,6 +45,25 @@ function pairs(image: string, trimap: string, out: string): { image: string; tri
   return images.map((f) => ({ image: join(image, f), trimap: trimaps.get(stem(f))!, out: join(out, `${stem(f)}.png`), name: f }));
 }
 
+/** The user's photographs are never overwritten: no output (matte or cut-out) may be an input file. */
+function refuseOverwritingInputs(jobs: { image: string; trimap: string; out: string }[], cutout: boolean): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const inputs = new Set(jobs.flatMap((j) => [real(j.image), real(j.trimap)]));
+  for (const j of jobs) {
+    for (const out of cutout ? [j.out, cutoutPath(j.out)] : [j.out]) {
+      if (inputs.has(real(out))) throw new UsageError(`predict: --out would overwrite the input ${out}; choose another output file or folder`);
+    }
+  }
+}
+
+const cutoutPath = (out: string) => out.replace(/\.png$/i, '') + '.cutout.png';
+
 export async function predictCommand(argv: string[]): Promise<number> {
   const o = parseArgs(argv, SPEC, 'predict');
   applyImageOptions(o, 'predict');
@@ -64,7 +83,10 @@ export async function predictCommand(argv: string[]): Promise<number> {
   if (o.stage !== 'refined' && o.stage !== 'raw') throw new UsageError('predict: --stage must be refined or raw');
   const tile = o.tile as number;
   if (tile !== 0 && (tile % 32 !== 0 || tile < 64)) throw new UsageError('predict: --tile must be 0 or a multiple of 32, at least 64');
+  const overlap = o.tileOverlap as number;
+  if (!(Number.isInteger(overlap) && overlap >= 0)) throw new UsageError(`predict: --tile-overlap must be a non-negative integer, got ${overlap}`);
   const jobs = pairs(o.image!, o.trimap!, o.out!);
+  refuseOverwritingInputs(jobs, !!o.cutout);
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   await initEngine({ backend: o.backend, adapter: o.adapter });
   try {
@@ -92,7 +114,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
           for (let c = 0; c < 3; c++) rgba[p * 4 + c] = img.data[p * img.channels + Math.min(c, img.channels - 1)]!;
           rgba[p * 4 + 3] = bytes[p]!;
         }
-        writePng(job.out.replace(/\.png$/i, '') + '.cutout.png', { width: img.width, height: img.height, channels: 4, data: rgba });
+        writePng(cutoutPath(job.out), { width: img.width, height: img.height, channels: 4, data: rgba });
       }
       rep.json({ type: 'prediction', image: job.image, out: job.out });
     }

@@ -141,7 +141,12 @@ function tileStarts(size: number, tile: number, overlap: number): number[] {
 
 async function predictTiled(model: MattingModel, image: PlanarImage, trimap: PlanarImage, o: PredictOptions, tile: number): Promise<Float32Array> {
   if (tile % 32 !== 0 || tile < 64) throw new Error(`tile size ${tile} must be a multiple of 32, at least 64`);
-  const overlap = Math.min(o.tileOverlap ?? 64, tile / 2);
+  const asked = o.tileOverlap ?? 64;
+  // A negative overlap leaves gaps between tiles (weight 0: the matte came out NaN, written as 0).
+  if (!(Number.isInteger(asked) && asked >= 0)) throw new Error(`tile overlap ${asked} must be a non-negative integer`);
+  const overlap = Math.min(asked, tile / 2);
+  // Blend weight at distance d from an inner tile edge: a ramp over the overlap; no overlap, no ramp.
+  const ramp = (d: number) => (overlap === 0 ? 1 : Math.min(d, overlap) / overlap);
   const { width: W, height: H } = image;
   const th = Math.min(tile, H), tw = Math.min(tile, W);
   const acc = new Float32Array(W * H);
@@ -156,9 +161,9 @@ async function predictTiled(model: MattingModel, image: PlanarImage, trimap: Pla
       const a = await predictPiece(model, sub(image, 3), sub(trimap, 1), o);
       for (let y = 0; y < th; y++) {
         // Weight ramps up over the overlap at inner edges only (image borders keep full weight).
-        const wy = Math.min(y0 === 0 ? Infinity : y + 1, y0 + th === H ? Infinity : th - y, overlap) / overlap;
+        const wy = ramp(Math.min(y0 === 0 ? Infinity : y + 1, y0 + th === H ? Infinity : th - y));
         for (let x = 0; x < tw; x++) {
-          const wx = Math.min(x0 === 0 ? Infinity : x + 1, x0 + tw === W ? Infinity : tw - x, overlap) / overlap;
+          const wx = ramp(Math.min(x0 === 0 ? Infinity : x + 1, x0 + tw === W ? Infinity : tw - x));
           const wgt = Math.min(wy, wx);
           const i = (y0 + y) * W + x0 + x;
           acc[i]! += wgt * a[y * tw + x]!;

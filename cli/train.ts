@@ -9,6 +9,7 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { makeConfig, ENCODERS, DECODERS, REFINES, type ModelConfig } from '../matting/graph/config.ts';
 import { STAGES, type Stage } from '../matting/train/stages.ts';
 import { Trainer, type TrainEvent, type TrainOptions } from '../matting/train/trainer.ts';
+import { MAX_WORKERS } from '../matting/data/loader.ts';
 import { ResumeConflictError } from '../matting/train/resume.ts';
 
 const SPEC = {
@@ -64,6 +65,16 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
   if (!preset) throw new UsageError(`train: unknown preset '${o.preset}'; presets: ${Object.keys(PRESETS).join(', ')}`);
   for (const k of ['batchSize', 'steps', 'syntheticCount', 'logEvery', 'checkpointEvery', 'inputSize'] as const) positive(k, o[k] as number | undefined);
   positive('lr', o.lr as number | undefined, false);
+  positive('val-limit', o.valLimit as number | undefined);
+  // Checked here, before the GPU starts (these used to fail after start-up, or not at all).
+  const wholeAtLeast0 = (flag: string, v: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!(Number.isInteger(v) && v >= 0 && v <= max)) throw new UsageError(`train: --${flag} must be an integer in [0, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${v}`);
+  };
+  wholeAtLeast0('warmup', o.warmup as number);
+  wholeAtLeast0('seed', o.seed as number, 0xffffffff);
+  wholeAtLeast0('val-every', o.valEvery as number);
+  wholeAtLeast0('workers', o.workers as number, MAX_WORKERS);
+  if (!(Number.isFinite(o.weightDecay) && (o.weightDecay as number) >= 0)) throw new UsageError(`train: --weight-decay must be a non-negative number, got ${o.weightDecay}`);
   positive('width', o.width as number | undefined, false);
   if (o.clipNorm !== undefined) positive('clip-norm', o.clipNorm as number, false);
   if (!STAGES.includes(o.stage as Stage)) throw new UsageError(`train: --stage must be one of ${STAGES.join(', ')}`);
@@ -116,7 +127,7 @@ export function buildTrainOptions(argv: string[]): { opts: TrainOptions; json: b
     seed: o.seed as number,
     outDir: resolve((o.out as string | undefined) ?? join('runs', `${stamp}-${o.preset}`)),
     data: o.data ? { kind: 'folder', dir: resolve(o.data as string), skipBad: !!o.skipBad } : { kind: 'synthetic', count: (o.syntheticCount as number | undefined) ?? preset.syntheticCount },
-    workers: Math.max(0, Math.floor(o.workers as number)),
+    workers: o.workers as number,
     augment: { cropScales, trimapKernel },
     logEvery,
     checkpointEvery: (o.checkpointEvery as number | undefined) ?? preset.checkpointEvery,

@@ -42,7 +42,9 @@ export function scoreImage(name: string, predicted01: Float32Array, sample: Eval
 }
 
 export function summarise(images: ImageScore[]): EvalSummary {
-  const mean = (k: 'sad' | 'mse' | 'grad' | 'conn') => images.reduce((s, r) => s + r[k], 0) / Math.max(1, images.length);
+  // The mean of nothing is not a perfect score (--limit 0 reported SAD 0).
+  if (images.length === 0) throw new Error('no images were scored: nothing to summarise (is the limit 0?)');
+  const mean = (k: 'sad' | 'mse' | 'grad' | 'conn') => images.reduce((s, r) => s + r[k], 0) / images.length;
   return { images, mean: { sad: mean('sad'), mse: mean('mse'), grad: mean('grad'), conn: mean('conn') } };
 }
 
@@ -51,6 +53,7 @@ export async function evaluateModel(
   set: EvalSet,
   o: PredictOptions & { limit?: number; onImage?: (s: ImageScore, i: number, n: number) => void } = {},
 ): Promise<EvalSummary> {
+  if (o.limit !== undefined && !(Number.isInteger(o.limit) && o.limit > 0)) throw new Error(`the image limit must be a positive integer, got ${o.limit}`);
   const n = Math.min(set.items.length, o.limit ?? Infinity);
   const images: ImageScore[] = [];
   for (let i = 0; i < n; i++) {

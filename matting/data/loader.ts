@@ -63,6 +63,9 @@ function toSourceSpec(source: TrainingSet | SyntheticSource): SourceSpec {
   return source instanceof TrainingSet ? { kind: 'folder', set: source.spec() } : source;
 }
 
+/** The most data worker threads a loader starts. */
+export const MAX_WORKERS = 64;
+
 export class DataLoader {
   readonly batchesPerEpoch: number;
   readonly batchSize: number;
@@ -92,7 +95,11 @@ export class DataLoader {
     this.batchesPerEpoch = this.maker.batchesPerEpoch;
     this.batchSize = plan.batchSize;
     this.size = plan.augment.size;
-    this.workers = Math.max(0, Math.floor(options.workers ?? 0));
+    this.workers = options.workers ?? 0;
+    // Each worker is a V8 isolate with its own heap: 1000 of them ran the process out of memory.
+    if (!(Number.isInteger(this.workers) && this.workers >= 0 && this.workers <= MAX_WORKERS)) {
+      throw new Error(`data workers must be an integer in [0, ${MAX_WORKERS}], got ${options.workers}`);
+    }
     this.prefetch = Math.max(1, Math.floor(options.prefetch ?? Math.max(2, this.workers + 1)));
     this.warn = options.warn ?? ((m: string) => console.warn(m));
     for (let w = 0; w < this.workers; w++) this.slots.push(this.spawn());

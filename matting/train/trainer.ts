@@ -23,6 +23,7 @@ import { mattingLosses } from '../losses.ts';
 import { DataLoader } from '../data/loader.ts';
 import type { LoadedBatch } from '../data/loader.ts';
 import { openEvalSet, type EvalSet } from '../data/eval-set.ts';
+import { DataError } from '../data/errors.ts';
 import { evaluateModel, type EvalSummary } from '../evaluate.ts';
 import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, remapOptimizerState, NonFiniteTensorError, type TrainingState } from '../checkpoint.ts';
 import { NonFiniteCounter } from '../../engine/kernels/finite.ts';
@@ -189,6 +190,7 @@ export class Trainer {
       let lrScale = this.lrScale;
       let reason: 'finished' | 'interrupted' | 'non-finite' = 'finished';
       let windowFirstStep = step + 1;
+      let validating = true;
       while (step < o.steps && !this.stopRequested) {
         const batch = await loader.next();
         // Back-pressure: step k is recorded only once the GPU has finished step k-2, whatever the log
@@ -235,10 +237,21 @@ export class Trainer {
             this.emit({ type: 'log', step, steps: o.steps, losses, lr: lastLr, imagesPerSec: ips, etaSec: ((o.steps - step) * o.batchSize) / Math.max(ips, 1e-9) });
           }
         }
-        if (evalSet && o.valEvery > 0 && (step % o.valEvery === 0 || step === o.steps)) {
-          const summary = await evaluateModel(model, evalSet, { limit: o.valLimit });
-          model.train(true);
-          applyStage(model, o.stage);
+        let summary: EvalSummary | null = null;
+        if (evalSet && validating && o.valEvery > 0 && (step % o.valEvery === 0 || step === o.steps)) {
+          try {
+            summary = await evaluateModel(model, evalSet, { limit: o.valLimit });
+          } catch (e) {
+            // A bad validation file must not cost the training run (or this step's checkpoint).
+            if (!(e instanceof DataError)) throw e;
+            validating = false;
+            this.emit({ type: 'warning', message: `validation at step ${step} failed: ${e.message}; validation is off for the rest of this run` });
+          } finally {
+            model.train(true);
+            applyStage(model, o.stage);
+          }
+        }
+        if (summary) {
           const best = summary.mean.sad < this.bestSad;
           if (best) this.bestSad = summary.mean.sad;
           appendFileSync(join(o.outDir, 'validation.jsonl'), JSON.stringify({ step, ...summary.mean }) + '\n');

@@ -10,7 +10,7 @@
  * `training` (step, data position, RNG state, optimiser hyperparameters and step counts, options).
  * Writing is atomic (temporary file, fsync, rename): a crash mid-save keeps the previous file.
  */
-import { writeSafetensors } from '../engine/io/safetensors-write.ts';
+import { writeSafetensors, removeStaleTempFiles } from '../engine/io/safetensors-write.ts';
 import { readSafetensors } from '../engine/io/safetensors-read.ts';
 import { f32Entry, i64Entry, toFloat32, type TensorEntry } from '../engine/io/safetensors-common.ts';
 import { tensor } from '../engine/creation.ts';
@@ -87,6 +87,8 @@ export async function saveCheckpoint(
   if (optimizer) for (const [name, t] of optimizer.stateTensors()) entries.set(OPT_PREFIX + name, await entryOf(OPT_PREFIX + name, t, path));
   const metadata: Record<string, string> = { ...extraMetadata, format: CHECKPOINT_FORMAT, config: JSON.stringify(model.config) };
   if (training) metadata.training = JSON.stringify(training);
+  // Temp files of writers killed mid-save (about 3 GB each at paper size) go before a new one is made.
+  await removeStaleTempFiles(path).catch(() => []);
   await writeSafetensors(path, entries, metadata);
 }
 

@@ -175,6 +175,9 @@ export async function writeSafetensors(
   } catch (e) {
     if (!closed) await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    // ENOSPC and friends say "write" but not which file: name it.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new Error(`cannot write ${path} (${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')})`, { cause: e });
     throw e;
   }
   await syncDirectory(dirname(resolve(path)));

@@ -5,7 +5,7 @@
  * a checkpoint with NaN/Inf weights is never written), except in `onNonFinite: 'skip'` mode, which
  * reads one count of non-finite values (loss and updated weights) every step to undo a bad one.
  */
-import { mkdirSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../../engine/autograd/backward.ts';
 import { engine } from '../../engine/engine.ts';
@@ -123,7 +123,9 @@ export class Trainer {
       for (const w of r.warnings) this.emit({ type: 'warning', message: w });
     }
     const o = this.o;
-    mkdirSync(o.outDir, { recursive: true });
+    prepareOutputFolder(o.outDir);
+    // Rows logged after the checkpoint we resume from (the run was killed later) would repeat.
+    if (resumed?.training) for (const f of ['metrics.jsonl', 'validation.jsonl']) dropRowsAfter(join(o.outDir, f), resumed.training.step);
     const config = resumed?.config ?? o.config;
     const model = new MattingModel(config);
     let lastCheckpoint: string | null = null;
@@ -232,7 +234,7 @@ export class Trainer {
           }
           if (logged) {
             this.history.push({ step, losses });
-            appendFileSync(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ step, lr: lastLr, imagesPerSec: ips, ...losses }) + '\n');
+            appendRow(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ step, lr: lastLr, imagesPerSec: ips, ...losses }) + '\n');
             this.writePlot();
             this.emit({ type: 'log', step, steps: o.steps, losses, lr: lastLr, imagesPerSec: ips, etaSec: ((o.steps - step) * o.batchSize) / Math.max(ips, 1e-9) });
           }
@@ -254,7 +256,7 @@ export class Trainer {
         if (summary) {
           const best = summary.mean.sad < this.bestSad;
           if (best) this.bestSad = summary.mean.sad;
-          appendFileSync(join(o.outDir, 'validation.jsonl'), JSON.stringify({ step, ...summary.mean }) + '\n');
+          appendRow(join(o.outDir, 'validation.jsonl'), JSON.stringify({ step, ...summary.mean }) + '\n');
           if (best) {
             const p = join(o.outDir, 'best.safetensors');
             await this.save(p, model, optimizer, this.state(step, epoch, batchIndex, optimizer), step, lastCheckpoint);
@@ -385,6 +387,43 @@ export class Trainer {
     writeFileSync(p + '.tmp', svg);
     renameSync(p + '.tmp', p);
   }
+}
+
+/** Appends a line; a failure (ENOSPC, a folder gone read-only) names the file. */
+function appendRow(file: string, line: string): void {
+  try {
+    appendFileSync(file, line);
+  } catch (e) {
+    throw new Error(`cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Creates the output folder and proves it writable now, not at the first log or checkpoint. */
+function prepareOutputFolder(dir: string): void {
+  const probe = join(dir, `.write-test-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(probe, 'x');
+    unlinkSync(probe);
+  } catch (e) {
+    throw new Error(`cannot write to the output folder ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Rewrites a JSON-lines log keeping only rows up to `step` (atomically; absent files are left alone). */
+function dropRowsAfter(file: string, step: number): void {
+  if (!existsSync(file)) return;
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const keep = lines.filter((l) => {
+    try {
+      return (JSON.parse(l) as { step?: number }).step! <= step;
+    } catch {
+      return false;
+    }
+  });
+  if (keep.length === lines.length) return;
+  writeFileSync(file + '.tmp', keep.map((l) => l + '\n').join(''));
+  renameSync(file + '.tmp', file);
 }
 
 /** Names of the parameters `stage` trains, in model order (the optimiser order of older checkpoints). */

@@ -71,8 +71,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
   }
   if (o.pred && !existsSync(o.pred)) throw new UsageError(`eval: --pred ${o.pred}: no such folder`);
-  const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string });
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
+  const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string, warn: (m) => rep.warn(m) });
   if (o.limit !== undefined && !(Number.isInteger(o.limit) && (o.limit as number) > 0)) throw new UsageError(`eval: --limit must be a positive integer, got ${o.limit}`);
   const n = Math.min(set.items.length, (o.limit as number | undefined) ?? Infinity);
   let summary: EvalSummary;

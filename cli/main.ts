@@ -37,6 +37,7 @@ try {
   const err = e as Error;
   if (debug) console.error(err);
   else console.error(`matting-engine: ${err.message ?? String(err)}`);
+  // The documented rule (README): 2 the command line, 1 a file or the run, 3 no adapter (130: interrupted, from train).
   process.exitCode = e instanceof UsageError || e instanceof BadBackendError ? 2 : e instanceof NoAdapterError ? 3 : 1;
 }
 // A live Dawn instance can keep the event loop alive: end explicitly.

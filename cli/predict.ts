@@ -97,7 +97,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       if (img.width !== tri.width || img.height !== tri.height) {
         throw new UsageError(`predict: ${job.image} is ${img.width}x${img.height} but its trimap ${job.trimap} is ${tri.width}x${tri.height}`);
       }
-      const trimap = normaliseTrimap(tri.data, { file: job.trimap }).trimap;
+      const trimap = normaliseTrimap(tri.data, { file: job.trimap, warn: (m) => rep.warn(m) }).trimap;
       rep.status(`${bar(i, jobs.length)} ${i + 1}/${jobs.length} ${job.name} (${img.width}x${img.height})`);
       const alpha = await predictAlpha(
         model,

@@ -82,9 +82,12 @@ export function maxPool2dGeometry(xShape: readonly number[], o: MaxPool2dOptions
       const pp = pair(p, 'padding')[a]!;
       check(pp <= k[a]! / 2, `maxPool2d: padding ${pp} exceeds half the kernel (${k[a]}), as PyTorch refuses`);
       const span = inSize[a]! + 2 * pp - k[a]!;
-      check(span >= 0, `maxPool2d: a ${KH}x${KW} window does not fit the ${H}x${W} input with padding ${pp}`);
+      // Ceil mode keeps a window larger than the input as PyTorch does (x [3,1,1,1], k 2, s 2 -> 1x1):
+      // the partial window starts inside the input, so only the computed size must be >= 1.
+      check(span >= 0 || !!o.ceilMode, `maxPool2d: a ${KH}x${KW} window does not fit the ${H}x${W} input with padding ${pp}`);
       out[a] = (o.ceilMode ? Math.ceil(span / s[a]!) : Math.floor(span / s[a]!)) + 1;
       if (o.ceilMode && (out[a]! - 1) * s[a]! >= inSize[a]! + pp) out[a]!--;
+      check(out[a]! >= 1, `maxPool2d: a ${KH}x${KW} window does not fit the ${H}x${W} input with padding ${pp}`);
       pad[a] = pp;
     }
   }

@@ -43,6 +43,8 @@ export interface OpenEvalSetOptions {
   trimapFolder?: string;
   /** Throw a DataError for trimap values other than 0/128/255 instead of thresholding them. */
   strictTrimap?: boolean;
+  /** Where the note about a thresholded trimap goes (once per file); default console.warn. */
+  warn?: (message: string) => void;
 }
 
 export class EvalSet {
@@ -52,6 +54,10 @@ export class EvalSet {
   readonly strictTrimap: boolean;
   /** Sub-folders whose name starts with "trimap" (e.g. trimap, trimap2). */
   readonly trimapFolders: readonly string[];
+
+  private readonly warned = new Set<string>();
+  /** Set by openEvalSet (OpenEvalSetOptions.warn). */
+  warn: (message: string) => void = (m) => console.warn(`warning: ${m}`);
 
   constructor(dir: string, items: EvalItem[], trimapFolder: string, strictTrimap: boolean, trimapFolders: string[]) {
     this.dir = dir;
@@ -84,7 +90,8 @@ export class EvalSet {
       image[n + p] = img.data[3 * p + 1]!;
       image[2 * n + p] = img.data[3 * p + 2]!;
     }
-    const { trimap, oddPixels } = normaliseTrimap(tri.data, { strict: this.strictTrimap, file: item.trimap });
+    const warn = this.warned.has(item.trimap) ? undefined : (m: string) => (this.warned.add(item.trimap), this.warn(m));
+    const { trimap, oddPixels } = normaliseTrimap(tri.data, { strict: this.strictTrimap, file: item.trimap, warn });
     const alpha = alphaImg.data;
     for (let p = 0; p < n; p++) alpha[p] = alpha[p]! / 255;
     return { name: item.name, width: item.width, height: item.height, image, trimap, alpha, oddTrimapPixels: oddPixels };
@@ -124,5 +131,7 @@ export function openEvalSet(dir: string, opts: OpenEvalSetOptions = {}): EvalSet
   const trimapFolders = readdirSync(dir)
     .filter((d) => d.startsWith('trimap') && statSync(join(dir, d)).isDirectory())
     .sort();
-  return new EvalSet(dir, items, trimapFolder, opts.strictTrimap ?? false, trimapFolders);
+  const set = new EvalSet(dir, items, trimapFolder, opts.strictTrimap ?? false, trimapFolders);
+  if (opts.warn) set.warn = opts.warn;
+  return set;
 }

@@ -82,7 +82,7 @@ export interface TrimapNormalisation {
  * (foreground), anything else -> 128 (unknown). Exact 0/128/255 pass through unchanged; the others
  * are counted. With `strict`, any odd value throws a DataError naming `file` and the values.
  */
-export function normaliseTrimap(raw: Float32Array, opts: { strict?: boolean; file?: string } = {}): TrimapNormalisation {
+export function normaliseTrimap(raw: Float32Array, opts: { strict?: boolean; file?: string; warn?: (message: string) => void } = {}): TrimapNormalisation {
   const out = new Float32Array(raw.length);
   let odd = 0;
   const values = new Set<number>();
@@ -102,6 +102,13 @@ export function normaliseTrimap(raw: Float32Array, opts: { strict?: boolean; fil
     throw new DataError(
       opts.file ?? '(trimap)',
       `trimap has ${odd} pixel(s) with values other than 0/128/255 (values: ${shown}${values.size >= 16 ? ', ...' : ''})`,
+    );
+  }
+  // Not without a word: a resampled or JPEG'd trimap changes what counts as unknown.
+  if (odd > 0 && opts.warn) {
+    opts.warn(
+      `${opts.file ?? 'trimap'}: ${odd} pixel(s) are not 0/128/255 (values ${oddValues.slice(0, 6).map((v) => Math.round(v * 1000) / 1000).join(', ')}${oddValues.length > 6 ? ', ...' : ''}); ` +
+        `read as background below ${TRIMAP_BG_BELOW}, foreground above ${TRIMAP_FG_ABOVE}, unknown between`,
     );
   }
   return { trimap: out, oddPixels: odd, oddValues };

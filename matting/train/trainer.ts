@@ -179,7 +179,7 @@ export class Trainer {
         ? new DataLoader({ kind: 'synthetic', count: o.data.count, seed: o.seed }, common)
         : DataLoader.fromFolder(o.data.dir, { ...common, skipBad: o.data.skipBad, warn: (m) => this.emit({ type: 'warning', message: m }) });
       loader.seek(epoch, batchIndex);
-      const evalSet: EvalSet | null = o.valDir ? openEvalSet(o.valDir) : null;
+      const evalSet: EvalSet | null = o.valDir ? openEvalSet(o.valDir, { warn: (m) => this.emit({ type: 'warning', message: m }) }) : null;
       const schedule = this.schedule();
 
       this.emit({ type: 'start', step, steps: o.steps, params: model.parameterCount(), trainable: trainable.reduce((n, p) => n + p.size, 0), outDir: o.outDir });

@@ -41,3 +41,4 @@ export {
   type UnknownMask,
 } from './metrics/index.ts';
 export * from './data/index.ts';
+export * from './classical/index.ts';

@@ -4,13 +4,13 @@
 // tsc leaves for a consumer: declaration files keep `.ts` specifiers, which a consumer's tsc
 // cannot follow without allowImportingTsExtensions, so they are rewritten to `.js`; the Node entry's
 // declarations reference @types/node (a dependency: Buffer, worker threads, file handles); and the
-// shell script the setup-gpu command runs is copied beside the built CLI. The GPU* types come from
+// shell script setup-gpu runs and the shipped model (models/) are copied where dist/ looks for them. The GPU* types come from
 // the consumer's default DOM lib, which declares WebGPU in TypeScript 7; referencing @webgpu/types
 // as well would declare every GPU* global twice and fail the consumer's check (a consumer whose lib
 // lacks them adds @webgpu/types to its `types`, as the README says). Run by `npm run build` and by `prepare`
 // (so `npm ci`, `npm run setup` and `npm pack` build it). About 3 s.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,8 @@ for (const file of walk(dist)) {
 }
 mkdirSync(join(dist, 'scripts'), { recursive: true });
 cpSync(join(root, 'scripts', 'setup-gpu.sh'), join(dist, 'scripts', 'setup-gpu.sh'));
+// The shipped model, where matting/default-model.ts looks for it from dist/matting/.
+if (existsSync(join(root, 'models'))) cpSync(join(root, 'models'), join(dist, 'models'), { recursive: true });
 console.log(`built dist/ (${files} declaration files adjusted)`);
 
 function* walk(dir) {

@@ -21,3 +21,4 @@ export {
   type CropPlan,
 } from './augment.ts';
 export { syntheticSample, syntheticForeground, syntheticBackground, type SyntheticSampleOptions } from './synthetic.ts';
+export { resizeImage, cropImage } from './resize.ts';

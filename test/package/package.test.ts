@@ -112,9 +112,9 @@ shutdownEngine();
     expect(r.stdout).toMatch(/alpha 48x48, mean 0\.\d{3}/);
     expect(existsSync(join(proj, 'tiny.safetensors'))).toBe(true);
     expect(existsSync(join(proj, 'alpha.png'))).toBe(true);
-  });
+  }, 300_000);
 
-  it("type-checks a strict TypeScript consumer with Node's module settings and with tsc's defaults", () => {
+  it("type-checks strict TypeScript consumers: Node's module settings, tsc's defaults, a browser app's settings without Node types", () => {
     writeFileSync(
       join(proj, 'consumer.ts'),
       `import { initEngine, shutdownEngine, tensor, add, gt, sum, parseSafetensors, type Tensor, type InitOptions } from 'matting-engine';
@@ -153,7 +153,17 @@ export async function run(device?: GPUDevice): Promise<number[]> {
     const nodeNext = tsc(['-p', '.']);
     expect(nodeNext.out).toBe('');
     expect(nodeNext.code).toBe(0);
-  });
+    // A browser app's settings: bundler resolution, the DOM lib, no Node types at all. The core
+    // entries' declarations must not need @types/node.
+    writeFileSync(
+      join(proj, 'web.ts'),
+      `import { initEngine, tensor, type Tensor } from 'matting-engine';\nimport { MattingModel, predictAlpha, parseCheckpoint } from 'matting-engine/matting';\nexport async function run(device: GPUDevice, bytes: ArrayBuffer): Promise<Float32Array> {\n  await initEngine({ device });\n  const t: Tensor = tensor([1]);\n  t.dispose();\n  const model: MattingModel = new MattingModel(parseCheckpoint(bytes).config);\n  return predictAlpha(model, { width: 1, height: 1, data: new Float32Array(3) }, { width: 1, height: 1, data: new Float32Array(1) });\n}\n`,
+    );
+    writeFileSync(join(proj, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [], noEmit: true }, files: ['web.ts'] }));
+    const web = tsc(['-p', '.']);
+    expect(web.out).toBe('');
+    expect(web.code).toBe(0);
+  }, 300_000);
 
   it('bundles the core entries for the browser with no Node module and no Dawn, the bundle runs on navigator.gpu; the Node entry refuses to bundle', async () => {
     writeFileSync(join(proj, 'browser.mjs'), `export * as core from 'matting-engine';\nexport * as matting from 'matting-engine/matting';\n`);

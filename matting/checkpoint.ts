@@ -9,46 +9,19 @@
  * Metadata (all strings): `format` = matting-engine-checkpoint/1, `config` (model config JSON),
  * `training` (step, data position, RNG state, optimiser hyperparameters and step counts, options).
  * Writing is atomic (temporary file, fsync, rename): a crash mid-save keeps the previous file.
+ * Node only (files); checkpoint-format.ts does the same in memory.
  */
 import { writeSafetensors } from '../engine/io/safetensors-write.ts';
 import { readSafetensors } from '../engine/io/safetensors-read.ts';
-import { f32Entry, i64Entry, toFloat32, type TensorEntry } from '../engine/io/safetensors-common.ts';
-import { tensor } from '../engine/creation.ts';
-import { keep } from '../engine/scope.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Module } from '../engine/nn/module.ts';
-import { makeConfig, type ModelConfig } from './graph/config.ts';
+import type { ModelConfig } from './graph/config.ts';
+import type { MattingModel } from './graph/model.ts';
+import { checkpointEntries, checkpointFromSafetensors, disposeCheckpoint, modelFromCheckpoint, type CheckpointContent, type TrainingState } from './checkpoint-format.ts';
 
-export const CHECKPOINT_FORMAT = 'matting-engine-checkpoint/1';
-const OPT_PREFIX = 'optimizer.';
+export { CHECKPOINT_FORMAT, disposeCheckpoint, type CheckpointContent, type TrainingState } from './checkpoint-format.ts';
 
-export interface TrainingState {
-  step: number;
-  /** Next batch to read: epoch and index within it. */
-  epoch: number;
-  batchIndex: number;
-  /** Optimiser step counts (`state.<i>.step`) and learning rates per group. */
-  optimizerSteps: Record<string, number>;
-  learningRates: number[];
-  /** Anything else the trainer wants back on resume (options, best validation score, ...). */
-  extra: Record<string, unknown>;
-}
-
-export interface CheckpointContent {
-  config: ModelConfig;
-  model: Map<string, Tensor>;
-  optimizer: Map<string, Tensor>;
-  training: TrainingState | null;
-}
-
-const isCounter = (name: string) => name.endsWith('num_batches_tracked');
-
-async function entryOf(name: string, t: Tensor): Promise<TensorEntry> {
-  const data = await t.data();
-  if (isCounter(name)) return i64Entry([...t.shape], BigInt64Array.from(data, (v) => BigInt(Math.round(v))));
-  return f32Entry([...t.shape], data);
-}
-
+/** Writes a checkpoint file atomically. */
 export async function saveCheckpoint(
   path: string,
   model: Module & { config: ModelConfig },
@@ -57,41 +30,21 @@ export async function saveCheckpoint(
   /** More metadata entries (e.g. how a shipped model was trained); 'format', 'config' and 'training' are reserved. */
   extraMetadata: Record<string, string> = {},
 ): Promise<void> {
-  const entries = new Map<string, TensorEntry>();
-  // One tensor read back at a time keeps peak CPU memory to the largest tensor plus the file's pages.
-  for (const [name, t] of model.stateDict()) entries.set(name, await entryOf(name, t));
-  if (optimizer) for (const [name, t] of optimizer.stateTensors()) entries.set(OPT_PREFIX + name, await entryOf(name, t));
-  const metadata: Record<string, string> = { ...extraMetadata, format: CHECKPOINT_FORMAT, config: JSON.stringify(model.config) };
-  if (training) metadata.training = JSON.stringify(training);
+  const { entries, metadata } = await checkpointEntries(model, optimizer, training, extraMetadata);
   await writeSafetensors(path, entries, metadata);
 }
 
 /** Reads a checkpoint (validated completely before anything is returned) into GPU tensors the caller owns. */
 export async function loadCheckpoint(path: string): Promise<CheckpointContent> {
-  const file = await readSafetensors(path);
-  const fmt = file.metadata.format;
-  if (fmt !== CHECKPOINT_FORMAT) {
-    throw new Error(`${path}: not a matting-engine checkpoint (metadata 'format' is ${fmt ? `'${fmt}'` : 'missing'}); for plain weights use --pretrained`);
-  }
-  let config: ModelConfig;
-  let training: TrainingState | null = null;
-  try {
-    config = makeConfig(JSON.parse(file.metadata.config ?? 'null') as Partial<ModelConfig>);
-    if (file.metadata.training) training = JSON.parse(file.metadata.training) as TrainingState;
-  } catch (e) {
-    throw new Error(`${path}: bad checkpoint metadata: ${(e as Error).message}`);
-  }
-  const model = new Map<string, Tensor>();
-  const optimizer = new Map<string, Tensor>();
-  for (const [name, entry] of file.tensors) {
-    const t = keep(tensor(toFloat32(entry), entry.shape));
-    if (name.startsWith(OPT_PREFIX)) optimizer.set(name.slice(OPT_PREFIX.length), t);
-    else model.set(name, t);
-  }
-  return { config, model, optimizer, training };
+  return checkpointFromSafetensors(await readSafetensors(path), path);
 }
 
-export function disposeCheckpoint(c: CheckpointContent): void {
-  for (const t of c.model.values()) t.dispose();
-  for (const t of c.optimizer.values()) t.dispose();
+/** The model of a checkpoint file, in eval mode. */
+export async function loadModel(path: string): Promise<MattingModel> {
+  const ckpt = await loadCheckpoint(path);
+  try {
+    return modelFromCheckpoint(ckpt);
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
 }

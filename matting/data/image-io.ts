@@ -7,21 +7,9 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { DataError, describeError } from './errors.ts';
 import { applyOrientation, jpegOrientation, swapsAxes } from './exif.ts';
+import type { GreyImage, Image } from './image.ts';
 
-/** Decoded pixels: row-major HWC, values 0..255 (16-bit PNGs keep their fraction: v16 / 257). */
-export interface Image {
-  width: number;
-  height: number;
-  channels: 1 | 3 | 4;
-  data: Float32Array;
-}
-
-/** One channel, row-major, 0..255. */
-export interface GreyImage {
-  width: number;
-  height: number;
-  data: Float32Array;
-}
+export type { Image, GreyImage } from './image.ts';
 
 export type ImageFormat = 'png' | 'jpeg';
 
@@ -45,8 +33,9 @@ function unsupported(file: string, kind: string): DataError {
   return new DataError(file, `unsupported format: ${what}; convert it to PNG or JPEG`);
 }
 
-/** Decodes PNG or JPEG bytes. `file` only names the source in errors. */
-export function decodeImage(buf: Uint8Array, file: string): Image {
+/** Decodes PNG or JPEG bytes (a Uint8Array or an ArrayBuffer). `file` only names the source in errors. */
+export function decodeImage(bytes: Uint8Array | ArrayBuffer, file = '<bytes>'): Image {
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   if (buf.length === 0) throw new DataError(file, 'empty file');
   const kind = sniffFormat(buf);
   if (kind === 'png') return decodePng(buf, file);

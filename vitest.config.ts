@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/summary-setup.ts'],
+    // Lets the engine silence Dawn's start-up lines in the workers (see the file).
+    setupFiles: ['test/helpers/worker-stderr.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataLoader } from '../matting/data/loader.ts';
-import { generateSyntheticDataset } from '../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../matting/data/synthetic-files.ts';
 import { openTrainingSet } from '../matting/data/training-set.ts';
 
 function arg(name: string, fallback: string): string {

@@ -4,6 +4,7 @@
  * Every binding stays within maxStorageBufferBindingSize (the engine refuses larger ones).
  *   npx tsx bench/full-step.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--steps 2]
  */
+import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { tensor } from '../engine/creation.ts';
 import { tidy } from '../engine/scope.ts';

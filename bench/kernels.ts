@@ -1,5 +1,5 @@
 /**
- * Kernel microbenchmarks at the Deep Image Matting model's layer shapes (../shared/docs/dim-model.md).
+ * Kernel microbenchmarks at the Deep Image Matting model's layer shapes (docs/dim-model.md).
  *
  * Every conv layer is described by the conv it is (or, for a transposed conv, the conv whose input
  * gradient it is): a big side x [N, C, H, W], a small side y [N, O, OH, OW] and a weight

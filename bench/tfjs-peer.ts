@@ -62,6 +62,7 @@ export function startTfjsPeer(e: Engine): Promise<TfjsPeer> {
 
 async function start(e: Engine): Promise<TfjsPeer> {
   const gpu = e.acquired.gpu;
+  if (!gpu) throw new Error('the tfjs peer needs the engine to have acquired its own device (Dawn)');
   const featureLevel = e.acquired.featureLevel;
   if (e.acquired.backend === 'opengles' || e.acquired.backend === 'opengl') process.env.EGL_PLATFORM ??= 'surfaceless';
   let tfjsAdapter: GPUAdapter | null = null;

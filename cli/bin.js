@@ -1,26 +1,52 @@
 #!/usr/bin/env node
-// The `matting-engine` command. TypeScript runs through tsx's loader, so a clone works without a
-// build step. Dawn and Mesa print start-up warnings from native code straight to stderr; unless
-// --verbose (or DEBUG) is given, the command runs in a child process whose stderr is filtered.
+// The `matting-engine` command. In a clone it runs the TypeScript sources through tsx's loader (no
+// build needed, stack traces point at the .ts files, nothing can go stale); in the published
+// package, which ships no sources, it runs the built JavaScript in dist/.
+//
+// Dawn's and Mesa's start-up messages are silenced in-process by the engine, which points fd 2 at
+// /dev/null while Dawn enumerates adapters and reopens the real stderr afterwards
+// (engine/native-stderr.ts). That works when stderr is a terminal, a pipe or a file. A socket (what
+// a parent Node process gives its children for piped stdio) cannot be reopened, so only then, and
+// on Windows, the command runs in a child process whose stderr is filtered here. The child has an
+// IPC channel to this process and stops (as on Ctrl-C) when it closes, so killing this process never
+// leaves an orphaned trainer behind. --verbose (or DEBUG) shows the messages.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readlinkSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const verbose = args.includes('--verbose') || !!process.env.DEBUG;
+if (verbose) process.env.MATTING_VERBOSE ??= '1';
 
-if (verbose || process.env.MATTING_ENGINE_CHILD) {
-  if (process.channel) {
-    // Started by the wrapper below: if the wrapper dies (kill -9), stop as on SIGTERM (train writes
-    // its checkpoint) instead of running on as an orphan. The channel must not keep the process alive.
-    process.channel.unref();
-    process.on('disconnect', () => (process.listenerCount('SIGTERM') > 0 ? process.emit('SIGTERM', 'SIGTERM') : process.exit(143)));
+function stderrReopenable() {
+  if (process.platform === 'win32') return false;
+  try {
+    return !readlinkSync(process.platform === 'linux' ? '/proc/self/fd/2' : '/dev/fd/2').startsWith('socket:');
+  } catch {
+    return process.platform !== 'linux'; // macOS /dev/fd entries are not links; the engine's check decides
   }
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(join(here, 'main.ts'));
+}
+
+async function runHere() {
+  if (process.env.MATTING_ENGINE_CHILD && process.channel) {
+    process.channel.unref(); // the channel alone must not keep the command running
+    process.on('disconnect', () => process.kill(process.pid, 'SIGINT'));
+  }
+  const source = join(here, 'main.ts');
+  if (existsSync(source)) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(pathToFileURL(source).href);
+  } else {
+    await import(pathToFileURL(join(here, '..', 'dist', 'cli', 'main.js')).href);
+  }
+}
+
+if (verbose || process.env.MATTING_ENGINE_CHILD || stderrReopenable()) {
+  await runHere();
 } else {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
     stdio: ['inherit', 'inherit', 'pipe', 'ipc'],

@@ -19,6 +19,7 @@ import { evaluateModel, scoreImage, summarise, type EvalSummary, type ImageScore
 const SPEC = {
   data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
   model: { type: 'string', help: 'checkpoint to evaluate (the default when neither --pred nor --baseline is given: the shipped model)' },
+  flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
   scale: { type: 'number', help: "with --model: resize images by this factor for the network (default: the model's inference scale)" },
   pred: { type: 'string', help: 'folder of predicted alpha PNGs (any method), named like the images' },
   baseline: { type: 'boolean', help: 'score the trimap-only baseline: alpha 0.5 in the unknown region' },
@@ -61,6 +62,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const modes = [o.model, o.pred, o.baseline || undefined].filter(Boolean).length;
   if (modes > 1) throw new UsageError('eval: give at most one of --model CKPT, --pred DIR, --baseline');
   if (o.model && !existsSync(o.model)) throw new UsageError(`eval: --model ${o.model}: no such file`);
+  if (o.flip !== undefined && o.flip !== 'on' && o.flip !== 'off') throw new UsageError(`eval: --flip must be on or off, got '${o.flip}'`);
   if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`eval: --scale must be in (0, 4], got ${o.scale}`);
   let modelPath = o.model;
   if (modes === 0) {
@@ -86,7 +88,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         limit: n,
         stage: o.stage as 'refined' | 'raw',
         tileSize: o.tile as number,
-        scale: o.scale as number | undefined,
+        scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on',
         onImage: (s, i, total) => rep.status(`${bar(i + 1, total)} ${i + 1}/${total} ${s.name}: SAD ${s.sad.toFixed(2)}`),
       });
       model.dispose();

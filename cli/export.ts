@@ -16,6 +16,8 @@ const SPEC = {
   model: { type: 'string', help: 'checkpoint written by train (required)' },
   out: { type: 'string', help: 'output safetensors file (required; never the input)' },
   inferenceScale: { type: 'number', help: 'store this inference scale in the config (default: keep the checkpoint\'s)' },
+  dropRefine: { type: 'boolean', help: "leave out the refinement (e.g. one that was never trained): the model's output is then the raw alpha" },
+  flip: { type: 'string', help: "store the default of mirror averaging at inference: on or off (default: keep the checkpoint's)" },
   recipe: { type: 'string', help: 'text stored as the "recipe" metadata entry (how the model was trained)' },
   ...DEVICE_OPTIONS,
 } as const;
@@ -36,13 +38,19 @@ export async function exportCommand(argv: string[]): Promise<number> {
     let config = ckpt.config;
     try {
       if (o.inferenceScale !== undefined) config = makeConfig({ ...config, inferenceScale: o.inferenceScale as number });
+      if (o.dropRefine) config = makeConfig({ ...config, refine: 'none' });
+      if (o.flip !== undefined) {
+        if (o.flip !== 'on' && o.flip !== 'off') throw new Error(`--flip must be on or off, got '${o.flip}'`);
+        config = makeConfig({ ...config, inferenceFlip: o.flip === 'on' });
+      }
     } catch (e) {
       disposeCheckpoint(ckpt);
       throw new UsageError(`export: ${(e as Error).message}`);
     }
     const model = new MattingModel(config);
     try {
-      model.loadStateDict(ckpt.model);
+      const state = o.dropRefine ? new Map([...ckpt.model].filter(([k]) => !k.startsWith('refine.'))) : ckpt.model;
+      model.loadStateDict(state);
       const extra: Record<string, string> = {};
       if (o.recipe) extra.recipe = o.recipe;
       if (ckpt.training) extra.trainedSteps = String(ckpt.training.step);
@@ -51,7 +59,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       disposeCheckpoint(ckpt);
       model.dispose();
     }
-    process.stdout.write(`export: wrote ${o.out} (${(statSync(o.out).size / 1e6).toFixed(1)} MB, ${config.encoder}/${config.decoder}/${config.refine}, inference scale ${config.inferenceScale})\n`);
+    process.stdout.write(`export: wrote ${o.out} (${(statSync(o.out).size / 1e6).toFixed(1)} MB, ${config.encoder}/${config.decoder}/${config.refine}, inference scale ${config.inferenceScale}, mirror averaging ${config.inferenceFlip ? 'on' : 'off'})\n`);
     return 0;
   } finally {
     shutdownEngine();

@@ -1,4 +1,6 @@
 /** Verb dispatch and the one place where errors become a single clear line and an exit code. */
+// Dawn (Node's WebGPU) as initEngine's device source, before any command starts the engine.
+import '../node/register-dawn.ts';
 import { UsageError } from './args.ts';
 import { BadBackendError, NoAdapterError } from '../engine/device.ts';
 

@@ -13,6 +13,7 @@ import { resolveModelPath } from '../matting/default-model.ts';
 
 const SPEC = {
   model: { type: 'string', help: 'checkpoint written by train (default: the shipped model, models/default.safetensors)' },
+  flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
   scale: { type: 'number', help: "resize the image by this factor for the network (default: the model's inference scale)" },
   image: { type: 'string', help: 'image file, or a folder of images (required)' },
   trimap: { type: 'string', help: 'trimap file, or a folder with trimaps of the same names (required)' },
@@ -73,6 +74,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   }
   for (const k of ['image', 'trimap', 'out'] as const) if (!o[k]) throw new UsageError(`predict: --${k} is required (see 'matting-engine predict --help')`);
   if (o.model && !existsSync(o.model)) throw new UsageError(`predict: --model ${o.model}: no such file`);
+  if (o.flip !== undefined && o.flip !== 'on' && o.flip !== 'off') throw new UsageError(`predict: --flip must be on or off, got '${o.flip}'`);
   if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`predict: --scale must be in (0, 4], got ${o.scale}`);
   let modelPath: string;
   try {
@@ -103,7 +105,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
         model,
         { width: img.width, height: img.height, data: toPlanar(img, 3) },
         { width: img.width, height: img.height, data: trimap },
-        { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined },
+        { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on' },
       );
       mkdirSync(dirname(job.out), { recursive: true });
       const bytes = Float32Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));

@@ -1,5 +1,6 @@
 /** Training presets: a small model that learns visibly in minutes on a CPU adapter, and the paper's. */
 import type { ModelConfig } from '../matting/graph/config.ts';
+import { MODEL_PRESETS } from '../matting/graph/presets.ts';
 
 export interface Preset {
   summary: string;
@@ -17,7 +18,7 @@ export interface Preset {
 export const PRESETS: Record<string, Preset> = {
   tiny: {
     summary: 'vgg16-dual at 1/16 width, 64x64 input: learns on a CPU adapter in minutes',
-    config: { encoder: 'vgg16-dual', decoder: 'deconv', refine: 'sigmoid', inputSize: 64, width: 1 / 16 },
+    config: MODEL_PRESETS.tiny,
     batchSize: 4,
     lr: 1e-3,
     steps: 300,
@@ -27,7 +28,7 @@ export const PRESETS: Record<string, Preset> = {
   },
   paper: {
     summary: "the seed's vgg16-dual at 320x320, full width (a GPU is advised)",
-    config: { encoder: 'vgg16-dual', decoder: 'deconv', refine: 'sigmoid', inputSize: 320, width: 1 },
+    config: MODEL_PRESETS.paper,
     batchSize: 1,
     lr: 1e-5,
     steps: 100000,
@@ -37,7 +38,7 @@ export const PRESETS: Record<string, Preset> = {
   },
   resnet50: {
     summary: 'resnet50-dual at 640x640, full width (a GPU is required in practice)',
-    config: { encoder: 'resnet50-dual', decoder: 'deconv', refine: 'sigmoid', inputSize: 640, width: 1 },
+    config: MODEL_PRESETS.resnet50,
     batchSize: 2,
     lr: 1e-5,
     steps: 100000,

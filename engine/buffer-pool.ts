@@ -1,5 +1,6 @@
+import { BUFFER_USAGE } from './gpu-flags.ts';
+
 /**
-import './webgpu-globals.ts';
  * Size-bucketed pool of GPU storage buffers. Buffers are never destroyed while the engine runs:
  * a released buffer waits in its bucket for the next request of that size class, so a training loop
  * allocates nothing in steady state. Reuse is safe without fences because the queue runs commands in
@@ -20,7 +21,7 @@ export interface PoolStats {
   peakBytes: number;
 }
 
-export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+export const STORAGE_USAGE = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC | BUFFER_USAGE.COPY_DST;
 
 /**
  * Size classes: 4 steps per power of two (at most 25% waste), minimum 256 bytes so that any
@@ -36,6 +37,8 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
+  /** Buffers handed out and not yet released (destroyed by destroyAll on a device the engine does not own). */
+  private live = new Set<GPUBuffer>();
   private stats = { liveBytes: 0, pooledBytes: 0, allocations: 0, reuses: 0, liveBuffers: 0, pooledBuffers: 0, peakBytes: 0 };
 
   constructor(
@@ -59,10 +62,12 @@ export class BufferPool {
     }
     this.stats.liveBytes += size;
     this.stats.liveBuffers++;
+    this.live.add(buffer);
     return buffer;
   }
 
   release(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) return; // already freed by destroyAll
     const key = `${buffer.usage}:${buffer.size}`;
     let bucket = this.free.get(key);
     if (!bucket) this.free.set(key, (bucket = []));
@@ -86,6 +91,15 @@ export class BufferPool {
     this.stats.pooledBytes = 0;
     this.stats.pooledBuffers = 0;
     return freed;
+  }
+
+  /** Destroys every buffer of the pool, idle or in use (tensors still holding one become unusable). */
+  destroyAll(): void {
+    this.trim();
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.stats.liveBytes = 0;
+    this.stats.liveBuffers = 0;
   }
 
   getStats(): PoolStats {

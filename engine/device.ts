@@ -1,5 +1,7 @@
 /**
- * WebGPU device acquisition that works on every machine WebGPU reaches.
+ * Node only: WebGPU device acquisition through Dawn (the `webgpu` package) that works on every
+ * machine WebGPU reaches. The core never imports this file; the package's Node entry registers it
+ * as initEngine's default device source (node/register-dawn.ts).
  *
  * Order tried (unless forced): the platform's default backend at the core feature level (a hardware
  * adapter, or Mesa's lavapipe on Linux), then OpenGL ES through EGL surfaceless at the compatibility
@@ -11,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import './webgpu-globals.ts';
 import { create } from 'webgpu';
+import { describeDevice, requestEngineDevice, type AcquiredDevice } from './device-info.ts';
+import { withNativeStderrSilenced } from './native-stderr.ts';
+
+export type { AcquiredDevice, EngineFeatures, EngineLimits } from './device-info.ts';
 
 export const BACKENDS = ['auto', 'vulkan', 'metal', 'd3d12', 'd3d11', 'opengles', 'opengl'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -20,37 +26,11 @@ export interface DeviceOptions {
   backend?: string;
   /** Pick an adapter whose name contains this text (env MATTING_ADAPTER). */
   adapter?: string;
-}
-
-export interface EngineFeatures {
-  shaderF16: boolean;
-  subgroups: boolean;
-  timestampQuery: boolean;
-}
-
-/** The limits the engine relies on, as granted by the device. */
-export interface EngineLimits {
-  maxStorageBufferBindingSize: number;
-  maxBufferSize: number;
-  maxComputeInvocationsPerWorkgroup: number;
-  maxComputeWorkgroupSizeX: number;
-  maxComputeWorkgroupSizeY: number;
-  maxComputeWorkgroupsPerDimension: number;
-  maxStorageBuffersPerShaderStage: number;
-  maxComputeWorkgroupStorageSize: number;
-  minStorageBufferOffsetAlignment: number;
-  minUniformBufferOffsetAlignment: number;
-}
-
-export interface AcquiredDevice {
-  gpu: GPU;
-  adapter: GPUAdapter;
-  device: GPUDevice;
-  backend: string;
-  featureLevel: 'core' | 'compatibility';
-  info: { vendor: string; architecture: string; device: string; description: string };
-  features: EngineFeatures;
-  limits: EngineLimits;
+  /**
+   * Let Dawn's and Mesa's start-up messages through to stderr (default false: they are silenced,
+   * see native-stderr.ts). Also on when the environment variable MATTING_VERBOSE is set.
+   */
+  verbose?: boolean;
 }
 
 export class NoAdapterError extends Error {
@@ -68,18 +48,6 @@ const SETUP_HINT =
   '  With a GPU, install its Vulkan driver and the Vulkan loader (libvulkan1).\n' +
   '  Run `npx matting-engine info --verbose` to see what Dawn reported.';
 
-/** Which limits we ask for: everything the engine can use, capped by what the adapter offers. */
-const WANTED_LIMITS: (keyof EngineLimits)[] = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupStorageSize',
-];
-
 function resolveBackend(requested: string | undefined): BackendName {
   const name = (requested ?? process.env.MATTING_BACKEND ?? 'auto').trim().toLowerCase();
   const aliases: Record<string, BackendName> = { gl: 'opengles', gles: 'opengles', vk: 'vulkan', '': 'auto' };
@@ -93,8 +61,13 @@ function resolveBackend(requested: string | undefined): BackendName {
   return resolved as BackendName;
 }
 
-/** Mesa prints a warning to stderr when XDG_RUNTIME_DIR is unset; give it a private one. */
-function quietMesa(): void {
+/**
+ * Mesa's own start-up notes, switched off where Mesa offers a switch: lavapipe's "not a conformant
+ * Vulkan implementation" line (MESA_VK_IGNORE_CONFORMANCE_WARNING), and the XDG_RUNTIME_DIR
+ * complaint when that variable is unset (a private folder is given).
+ */
+function quietMesa(verbose: boolean): void {
+  if (!verbose) process.env.MESA_VK_IGNORE_CONFORMANCE_WARNING ??= '1';
   if (process.env.XDG_RUNTIME_DIR && existsSync(process.env.XDG_RUNTIME_DIR)) return;
   const dir = join(tmpdir(), `matting-engine-runtime-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -127,7 +100,7 @@ function attemptsFor(backend: BackendName): Attempt[] {
   return list;
 }
 
-async function tryAdapter(a: Attempt, adapterName: string | undefined): Promise<{ gpu: GPU; adapter: GPUAdapter } | null> {
+async function tryAdapter(a: Attempt, adapterName: string | undefined, verbose: boolean): Promise<{ gpu: GPU; adapter: GPUAdapter } | null> {
   const flags: string[] = [];
   if (a.backend !== 'auto') flags.push(`backend=${a.backend}`);
   if (adapterName) flags.push(`adapter=${adapterName}`);
@@ -135,7 +108,10 @@ async function tryAdapter(a: Attempt, adapterName: string | undefined): Promise<
   const gpu = create(flags);
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await gpu.requestAdapter({ featureLevel: a.featureLevel, powerPreference: 'high-performance' } as GPURequestAdapterOptions);
+    // Dawn enumerates and initialises the physical devices inside this call, synchronously, and
+    // logs limit clamps and driver notes to the process's stderr from native code while doing so.
+    const request = () => gpu.requestAdapter({ featureLevel: a.featureLevel, powerPreference: 'high-performance' } as GPURequestAdapterOptions);
+    adapter = await (verbose ? request() : withNativeStderrSilenced(request));
   } catch (e) {
     if (adapterName && /adapter/i.test(String(e))) throw new BadBackendError(String((e as Error).message ?? e));
     return null;
@@ -143,13 +119,15 @@ async function tryAdapter(a: Attempt, adapterName: string | undefined): Promise<
   return adapter ? { gpu, adapter } : null;
 }
 
+/** Finds an adapter through Dawn (see the order above) and creates the engine's device on it. */
 export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
-  quietMesa();
+  const verbose = options.verbose ?? !!process.env.MATTING_VERBOSE;
+  quietMesa(verbose);
   const backend = resolveBackend(options.backend);
   const adapterName = options.adapter ?? process.env.MATTING_ADAPTER ?? undefined;
   let found: { gpu: GPU; adapter: GPUAdapter; attempt: Attempt } | null = null;
   for (const attempt of attemptsFor(backend)) {
-    const r = await tryAdapter(attempt, adapterName || undefined);
+    const r = await tryAdapter(attempt, adapterName || undefined, verbose);
     if (r) {
       found = { ...r, attempt };
       break;
@@ -165,30 +143,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     throw new NoAdapterError(SETUP_HINT);
   }
   const { gpu, adapter, attempt } = found;
-  const requiredLimits: Record<string, number> = {};
-  for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
-  // A 4 GiB maxBufferSize is reported as 2^32-1 on some drivers; keep it as offered.
-  const wantedFeatures: GPUFeatureName[] = (['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) =>
-    adapter.features.has(f),
-  );
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: wantedFeatures, label: 'matting-engine' });
-  const info = adapter.info;
-  const limits = {} as EngineLimits;
-  for (const name of [...WANTED_LIMITS, 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment'] as (keyof EngineLimits)[]) {
-    limits[name] = device.limits[name] as number;
-  }
-  return {
-    gpu,
-    adapter,
-    device,
-    backend: attempt.backend !== 'auto' ? attempt.backend : process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'default',
-    featureLevel: attempt.featureLevel,
-    info: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
-    features: {
-      shaderF16: device.features.has('shader-f16'),
-      subgroups: device.features.has('subgroups'),
-      timestampQuery: device.features.has('timestamp-query'),
-    },
-    limits,
-  };
+  const device = await requestEngineDevice(adapter);
+  const backendName = attempt.backend !== 'auto' ? attempt.backend : process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'default';
+  return describeDevice(device, { gpu, adapter, backend: backendName, featureLevel: attempt.featureLevel, owned: true });
 }

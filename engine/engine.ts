@@ -2,9 +2,12 @@
  * The engine context: one device, its buffer pool, the command recorder and the pipeline cache.
  * Ops record GPU work synchronously; errors the GPU reports asynchronously are kept and thrown at
  * the next synchronisation point (a readback or `sync()`), naming the kernel or operation.
+ * Browser-safe: the device comes from the caller, from `navigator.gpu`, or from the device source
+ * the Node entry registers (Dawn); nothing here imports Node.
  */
-import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.ts';
+import { acquireBrowserDevice, describeDevice, type AcquiredDevice } from './device-info.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { BUFFER_USAGE, MAP_MODE } from './gpu-flags.ts';
 import { DeviceLostError, GpuError, KernelCompileError, describeCompileMessages } from './gpu-error.ts';
 import { kernelSource, packUniforms, uniformByteSize, type KernelDef, type UniformValues } from './kernels/kernel.ts';
 
@@ -52,18 +55,20 @@ export class Engine {
     this.readbackPool = new BufferPool(this.device, onAllocate);
     this.uniformArena = this.device.createBuffer({
       size: UNIFORM_ARENA_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      usage: BUFFER_USAGE.UNIFORM | BUFFER_USAGE.COPY_DST,
       label: 'uniform arena',
     });
-    this.device.addEventListener('uncapturederror', (ev) => {
-      const e = (ev as GPUUncapturedErrorEvent).error;
-      this.setPending(new GpuError(`GPU error: ${e.message}`));
-    });
+    this.device.addEventListener('uncapturederror', this.onUncapturedError);
     void this.device.lost.then((info) => {
       this.lost = true;
       if (!this.destroyed) this.setPending(new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}`));
     });
   }
+
+  private readonly onUncapturedError = (ev: Event): void => {
+    const e = (ev as GPUUncapturedErrorEvent).error;
+    this.setPending(new GpuError(`GPU error: ${e.message}`));
+  };
 
   get limits() {
     return this.acquired.limits;
@@ -210,14 +215,14 @@ export class Engine {
     const out = new ArrayBuffer(bytes);
     if (bytes === 0) return out;
     const piece = Math.min(bytes, 256 << 20);
-    const staging = this.readbackPool.acquire(piece, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    const staging = this.readbackPool.acquire(piece, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, 'readback');
     try {
       for (let at = 0; at < bytes; at += piece) {
         const n = Math.min(piece, bytes - at);
         const padded = Math.ceil(n / 4) * 4;
         this.copy(buffer, offset + at, staging, 0, padded);
         this.flush();
-        await staging.mapAsync(GPUMapMode.READ, 0, padded);
+        await staging.mapAsync(MAP_MODE.READ, 0, padded);
         new Uint8Array(out, at, n).set(new Uint8Array(staging.getMappedRange(0, padded), 0, n));
         staging.unmap();
       }
@@ -262,24 +267,88 @@ export class Engine {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     // Error-scope promises resolve after the work they watch; give them a turn.
-    await new Promise((r) => setImmediate(r));
+    await nextMacrotask();
     this.throwPending();
   }
 
+  /**
+   * Releases what the engine created: on a device it created, the device itself; on a device it
+   * was given, every buffer it made (tensors still alive become unusable) and its error listener,
+   * leaving the device to its owner.
+   */
   destroy(): void {
+    if (this.destroyed) return;
     this.destroyed = true;
-    this.flush();
-    this.device.destroy();
+    if (this.lost) {
+      this.encoder = null;
+    } else {
+      this.flush();
+    }
+    this.device.removeEventListener('uncapturederror', this.onUncapturedError);
+    if (this.acquired.owned) {
+      this.device.destroy();
+      return;
+    }
+    this.pool.destroyAll();
+    this.readbackPool.destroyAll();
+    this.uniformArena.destroy();
   }
+}
+
+/** setImmediate where it exists (Node), else a zero timeout: a turn of the event loop either way. */
+const nextMacrotask = (): Promise<void> =>
+  new Promise((r) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f: () => void) => setTimeout(f, 0)))(r));
+
+/** How initEngine finds a device when none is given: navigator.gpu, unless an entry registered another. */
+export type DeviceSource = (options: InitOptions) => Promise<AcquiredDevice>;
+
+let deviceSource: DeviceSource = () => acquireBrowserDevice();
+
+/**
+ * Replaces how initEngine acquires a device when the caller gives none. The package's Node entry
+ * registers Dawn here; a browser keeps the default (navigator.gpu).
+ */
+export function setDeviceSource(source: DeviceSource): void {
+  deviceSource = source;
+}
+
+/** Options of initEngine. */
+export interface InitOptions {
+  /**
+   * Run on this device (a browser's, an application's, or one from `acquireDevice`). The engine
+   * then owns nothing it did not create: shutdownEngine() frees the engine's buffers and leaves
+   * the device alive. Request the limits your models need when creating it (see `requestEngineDevice`).
+   */
+  device?: GPUDevice;
+  /** The adapter `device` came from, for its description in `engine().acquired.info` (optional). */
+  deviceAdapter?: GPUAdapter;
+  /** Node (Dawn) only: force a backend (`vulkan`, `metal`, `d3d12`, `opengles`, ...; env MATTING_BACKEND). */
+  backend?: string;
+  /** Node (Dawn) only: pick an adapter whose name contains this text (env MATTING_ADAPTER). */
+  adapter?: string;
+  /** Node (Dawn) only: let Dawn's and Mesa's start-up messages through to stderr. */
+  verbose?: boolean;
 }
 
 let current: Engine | null = null;
 let starting: Promise<Engine> | null = null;
 
-/** Starts the engine once per process (later calls return the same engine). */
-export async function initEngine(options: DeviceOptions = {}): Promise<Engine> {
-  if (current) return current;
-  starting ??= acquireDevice(options).then((d) => (current = new Engine(d)));
+/**
+ * Starts the engine (once: later calls return the same engine until shutdownEngine()). With
+ * `{ device }` it runs on that device; otherwise it acquires one (Dawn in Node, navigator.gpu in a
+ * browser).
+ */
+export async function initEngine(options: InitOptions = {}): Promise<Engine> {
+  if (current) {
+    if (options.device && options.device !== current.device) {
+      throw new Error('matting-engine: initEngine({ device }) while the engine runs on another device; call shutdownEngine() first');
+    }
+    return current;
+  }
+  const acquire = options.device
+    ? Promise.resolve(describeDevice(options.device, { adapter: options.deviceAdapter ?? null, backend: 'external', owned: false }))
+    : deviceSource(options);
+  starting ??= acquire.then((d) => (current = new Engine(d)));
   try {
     return await starting;
   } catch (e) {
@@ -288,11 +357,13 @@ export async function initEngine(options: DeviceOptions = {}): Promise<Engine> {
   }
 }
 
+/** The running engine; throws when initEngine() has not been awaited. */
 export function engine(): Engine {
   if (!current) throw new Error('matting-engine: call `await initEngine()` before using tensors');
   return current;
 }
 
+/** Stops the engine and frees what it created (see Engine.destroy); initEngine() may start it again. */
 export function shutdownEngine(): void {
   current?.destroy();
   current = null;

@@ -6,6 +6,8 @@
 import { engine, type Engine } from './engine.ts';
 import { track, keep } from './scope.ts';
 import type { GradNode } from './autograd/graph.ts';
+// A cycle (backward.ts works on Tensors); safe because neither module uses the other at load time.
+import { backward as runBackward } from './autograd/backward.ts';
 
 export type DType = 'f32' | 'i32';
 
@@ -148,6 +150,15 @@ export class Tensor {
       return out;
     };
     return build(0, 0);
+  }
+
+  /**
+   * Backpropagates from this tensor, as PyTorch's `loss.backward()`: accumulates into `.grad` of
+   * every tensor with `requiresGrad` it depends on. A non-scalar needs `gradient` (same shape).
+   * Same as `backward(this, gradient)`.
+   */
+  backward(gradient?: Tensor): void {
+    runBackward(this, gradient);
   }
 
   /** The value of a one-element tensor. */

@@ -1,5 +1,5 @@
 /**
- * The three loss terms of ../shared/docs/dim-model.md, each a Charbonnier over the trimap's unknown
+ * The three loss terms of docs/dim-model.md, each a Charbonnier over the trimap's unknown
  * pixels (w = [trimap == 128], N x 1 x H x W; U = sum(w) + eps counts each pixel once for the batch):
  *   alpha       = sum(w sqrt((alpha_pred - alpha_gt)^2 + eps)) / U
  *   composition = sum_{pixels, channels}(w sqrt((C - I)^2 + eps) / 255) / U, C = a F + (1 - a) B

@@ -29,6 +29,9 @@
  *   - Refuses tensor names '__metadata__' and '__proto__', metadata key '__proto__', strings
  *     with lone surrogates, wrong byte counts and unknown dtypes.
  *
+ * In memory (safetensors-bytes.ts, no file system): parseSafetensors(bytes) applies the reader's
+ * validation to an ArrayBuffer / Uint8Array; serializeSafetensors gives the writer's bytes.
+ *
  * Reader guarantees (readSafetensorsHeader / readSafetensors):
  *   - The whole header is validated before any tensor is returned (no partial loads): file
  *     length, header length (<= 100 MB and inside the file), strict UTF-8, strict JSON with no
@@ -80,3 +83,4 @@ export {
   type TensorInfo,
 } from './safetensors-read.ts';
 export { removeStaleTempFiles, writeSafetensors } from './safetensors-write.ts';
+export { parseSafetensors, serializeSafetensors, type SafetensorsContent } from './safetensors-bytes.ts';

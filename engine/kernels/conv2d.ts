@@ -8,7 +8,7 @@
  * with iy = oy*SH - PT + ky*DH (ix likewise). Each invocation owns a 4x4 register tile (4 GEMM rows
  * by 4 columns, a vec4 of accumulators per row) and reads its operands straight from global memory
  * with no workgroup memory: on llvmpipe (invocations run as SIMD lanes) barriers are very costly and
- * register blocking is ~20x faster than shared-memory tiling (../shared/docs/software-gpu.md).
+ * register blocking is ~20x faster than shared-memory tiling (docs/software-gpu.md).
  * The layout is NCHW and PyTorch's [out, in, kh, kw] weights, unchanged.
  */
 import { flatIndex, type KernelDef } from './kernel.ts';

@@ -23,12 +23,35 @@ function shapeProduct(s: readonly number[]): number {
   return s.reduce((a, b) => a * b, 1);
 }
 
-export function add(a: Tensor, b: Tensor): Tensor {
+/** A tensor or a plain number (PyTorch's "Python scalar" operand). */
+export type Operand = Tensor | number;
+
+function bothNumbers(op: string, a: Operand, b: Operand): never | void {
+  if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: at least one operand must be a Tensor`);
+}
+
+/** a + b, broadcasting; either operand may be a number. */
+export function add(a: Operand, b: Operand): Tensor {
+  bothNumbers('add', a, b);
+  if (typeof b === 'number') return affine(a as Tensor, 1, b);
+  if (typeof a === 'number') return affine(b, 1, a);
+  return addTensors(a, b);
+}
+
+function addTensors(a: Tensor, b: Tensor): Tensor {
   const y = mapElementwise('add', EXPR.add, [a, b]);
   return record('add', y, [a, b], [], (gy) => [reduceToShape(gy, a.shape), reduceToShape(gy, b.shape)]);
 }
 
-export function sub(a: Tensor, b: Tensor): Tensor {
+/** a - b, broadcasting; either operand may be a number. */
+export function sub(a: Operand, b: Operand): Tensor {
+  bothNumbers('sub', a, b);
+  if (typeof b === 'number') return affine(a as Tensor, 1, -b);
+  if (typeof a === 'number') return affine(b, -1, a);
+  return subTensors(a, b);
+}
+
+function subTensors(a: Tensor, b: Tensor): Tensor {
   const y = mapElementwise('sub', EXPR.sub, [a, b]);
   return record('sub', y, [a, b], [], (gy) => {
     const gb = reduceToShape(gy, b.shape);
@@ -38,7 +61,15 @@ export function sub(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-export function mul(a: Tensor, b: Tensor): Tensor {
+/** a * b, broadcasting; either operand may be a number. */
+export function mul(a: Operand, b: Operand): Tensor {
+  bothNumbers('mul', a, b);
+  if (typeof b === 'number') return affine(a as Tensor, b, 0);
+  if (typeof a === 'number') return affine(b, a, 0);
+  return mulTensors(a, b);
+}
+
+function mulTensors(a: Tensor, b: Tensor): Tensor {
   const y = mapElementwise('mul', EXPR.mul, [a, b]);
   return record('mul', y, [a, b], [a, b], (gy, [sa, sb]) => [
     a.node || a.requiresGrad ? reduceOwned(mapElementwise('mul', EXPR.mul, [gy, sb!]), a.shape) : null,
@@ -46,13 +77,31 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   ]);
 }
 
-export function div(a: Tensor, b: Tensor): Tensor {
+/** a / b, broadcasting; either operand may be a number (divided exactly, not multiplied by 1/b). */
+export function div(a: Operand, b: Operand): Tensor {
+  bothNumbers('div', a, b);
+  if (typeof b === 'number') {
+    const y = mapElementwise('divScalar', 'a / s0', [a as Tensor], { scalars: [b] });
+    return record('div', y, [a as Tensor], [], (gy) => [mapElementwise('divScalar', 'a / s0', [gy], { scalars: [b] })]);
+  }
+  if (typeof a === 'number') {
+    const y = mapElementwise('rdivScalar', 's0 / a', [b], { scalars: [a] });
+    // d(s/b)/db = -s / b^2
+    return record('div', y, [b], [b], (gy, [sb]) => [mapElementwise('rdivBackward', '-(s0 * b) / (a * a)', [sb!, gy], { scalars: [a] })]);
+  }
+  return divTensors(a, b);
+}
+
+function divTensors(a: Tensor, b: Tensor): Tensor {
   const y = mapElementwise('div', EXPR.div, [a, b]);
   return record('div', y, [a, b], [a, b], (gy, [sa, sb]) => [
     reduceOwned(mapElementwise('div', EXPR.div, [gy, sb!]), a.shape),
     reduceOwned(mapElementwise('divBackwardB', EXPR.divBackwardB, [sa!, sb!, gy]), b.shape),
   ]);
 }
+
+/** -a. */
+export const neg = (a: Tensor): Tensor => affine(a, -1, 0);
 
 function reduceOwned(g: Tensor, shape: readonly number[]): Tensor {
   const r = reduceToShape(g, shape);
@@ -136,3 +185,31 @@ export function clamp(a: Tensor, lo: number, hi: number): Tensor {
     mapElementwise('clampBackward', 'select(0.0, b, a >= s0 && a <= s1)', [sa!, gy], { scalars: [lo, hi] }),
   ]);
 }
+
+const COMPARE = { eq: '==', ne: '!=', gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
+
+/**
+ * Element-wise comparison, broadcasting; 1.0 where it holds, 0.0 elsewhere (an f32 tensor: the
+ * engine has no bool dtype). Either operand may be a number. Not differentiable (no gradient
+ * flows, as in PyTorch, where the result is a bool tensor).
+ */
+function compare(op: keyof typeof COMPARE, a: Operand, b: Operand): Tensor {
+  bothNumbers(op, a, b);
+  const rel = COMPARE[op];
+  if (typeof b === 'number') return mapElementwise(`${op}Scalar`, `select(0.0, 1.0, a ${rel} s0)`, [a as Tensor], { scalars: [b] });
+  if (typeof a === 'number') return mapElementwise(`${op}ScalarLeft`, `select(0.0, 1.0, s0 ${rel} a)`, [b], { scalars: [a] });
+  return mapElementwise(op, `select(0.0, 1.0, a ${rel} b)`, [a, b]);
+}
+
+/** a == b element-wise (1/0). */
+export const eq = (a: Operand, b: Operand): Tensor => compare('eq', a, b);
+/** a != b element-wise (1/0). */
+export const ne = (a: Operand, b: Operand): Tensor => compare('ne', a, b);
+/** a > b element-wise (1/0). */
+export const gt = (a: Operand, b: Operand): Tensor => compare('gt', a, b);
+/** a >= b element-wise (1/0). */
+export const ge = (a: Operand, b: Operand): Tensor => compare('ge', a, b);
+/** a < b element-wise (1/0). */
+export const lt = (a: Operand, b: Operand): Tensor => compare('lt', a, b);
+/** a <= b element-wise (1/0). */
+export const le = (a: Operand, b: Operand): Tensor => compare('le', a, b);

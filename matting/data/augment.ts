@@ -5,7 +5,7 @@
  * trimap from the resized alpha with a random kernel, and the composite I = alpha*F + (1-alpha)*B.
  * All randomness comes from the Rng passed in, in a fixed order, so one seed gives one sample.
  */
-import type { Image } from './image-io.ts';
+import type { Image } from './image.ts';
 import type { Rng } from './rng.ts';
 import { trimapFromAlpha } from './trimap.ts';
 

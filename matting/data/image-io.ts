@@ -7,21 +7,9 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { DataError, describeError } from './errors.ts';
 import { applyOrientation, jpegOrientation, swapsAxes } from './exif.ts';
+import type { GreyImage, Image } from './image.ts';
 
-/** Decoded pixels: row-major HWC, values 0..255 (16-bit PNGs keep their fraction: v16 / 257). */
-export interface Image {
-  width: number;
-  height: number;
-  channels: 1 | 3 | 4;
-  data: Float32Array;
-}
-
-/** One channel, row-major, 0..255. */
-export interface GreyImage {
-  width: number;
-  height: number;
-  data: Float32Array;
-}
+export type { Image, GreyImage } from './image.ts';
 
 export type ImageFormat = 'png' | 'jpeg';
 
@@ -54,7 +42,7 @@ export const DEFAULT_MAX_MEGAPIXELS = 100;
  * --max-megapixels set.
  */
 export function maxImagePixels(): number {
-  const v = Number(process.env.MATTING_MAX_MEGAPIXELS);
+  const v = Number(typeof process !== 'undefined' ? process.env?.MATTING_MAX_MEGAPIXELS : undefined);
   return (v > 0 ? v : DEFAULT_MAX_MEGAPIXELS) * 1e6;
 }
 
@@ -75,8 +63,9 @@ function checkDeclaredSize(file: string, width: number, height: number): void {
   }
 }
 
-/** Decodes PNG or JPEG bytes. `file` only names the source in errors. */
-export function decodeImage(buf: Uint8Array, file: string): Image {
+/** Decodes PNG or JPEG bytes (a Uint8Array or an ArrayBuffer). `file` only names the source in errors. */
+export function decodeImage(bytes: Uint8Array | ArrayBuffer, file = '<bytes>'): Image {
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   if (buf.length === 0) throw new DataError(file, 'empty file');
   // The header's size is checked (zero, over the pixel limit) before the decoder allocates for it.
   parseHeaderSize(buf, file, true);

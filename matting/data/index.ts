@@ -1,14 +1,15 @@
-/** The CPU data pipeline: image files, dataset folders, augmentation, synthetic data, loader. */
+/**
+ * The in-memory data pipeline (browser-safe): seeded RNG, trimaps, augmentation, synthetic scenes.
+ * Files, folders, image codecs and worker threads are Node only: see node/index.ts.
+ */
 export { DataError, type SkippedFile } from './errors.ts';
 export { Rng, hashSeed, permutation } from './rng.ts';
-export { decodeImage, readImage, readGrey, readImageSize, writePng, encodePng, toGrey, toRgb, type Image, type GreyImage } from './image-io.ts';
+export type { Image, GreyImage } from './image.ts';
 export { jpegOrientation, applyOrientation, type Orientation } from './exif.ts';
-export { trimapFromAlpha, normaliseTrimap, TRIMAP_BG_BELOW, TRIMAP_FG_ABOVE } from './trimap.ts';
-export { openTrainingSet, TrainingSet, type TrainingPair, type TrainingSetSpec, type OpenTrainingSetOptions, type LoadedPair } from './training-set.ts';
-export { openEvalSet, EvalSet, type EvalItem, type EvalSample, type OpenEvalSetOptions } from './eval-set.ts';
+export { trimapFromAlpha, normaliseTrimap, TRIMAP_BG_BELOW, TRIMAP_FG_ABOVE, TRIMAP_BG, TRIMAP_UNKNOWN, TRIMAP_FG, type TrimapNormalisation } from './trimap.ts';
 export {
   augmentSample,
-  composite,
+  composite as compositeImage,
   planCrop,
   stackSamples,
   resolveAugmentOptions,
@@ -16,8 +17,8 @@ export {
   type Sample,
   type Batch,
   type AugmentOptions,
+  type ResolvedAugmentOptions,
   type CropPlan,
 } from './augment.ts';
-export { syntheticSample, syntheticForeground, syntheticBackground, generateSyntheticDataset, type SyntheticDatasetOptions } from './synthetic.ts';
-export { BatchMaker, sampleSeed, type SyntheticSource, type SourceSpec } from './batches.ts';
-export { DataLoader, type DataLoaderOptions, type LoadedBatch } from './loader.ts';
+export { syntheticSample, syntheticForeground, syntheticBackground, type SyntheticSampleOptions } from './synthetic.ts';
+export { resizeImage, cropImage } from './resize.ts';

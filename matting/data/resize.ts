@@ -1,5 +1,5 @@
 /** Resampling whole images on the CPU (the data builder's photos and crops), HWC in and out. */
-import type { Image } from './image-io.ts';
+import type { Image } from './image.ts';
 
 /**
  * Resizes an HWC image (any channel count) to width x height. Each output pixel averages the source

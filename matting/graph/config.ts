@@ -32,6 +32,8 @@ export interface ModelConfig {
    * back), matching the scale the model was trained at; chosen on the validation set. Default 1.
    */
   inferenceScale: number;
+  /** Whether predict/eval average the prediction with that of the mirrored image by default (see matting/inference.ts). */
+  inferenceFlip: boolean;
   lossWeights: { alpha: number; composition: number; refined: number };
   /** Seed of the parameter initialisation. */
   seed: number;
@@ -46,6 +48,7 @@ export const DEFAULT_CONFIG: ModelConfig = {
   imageMean: 'none',
   inputs: 'raw',
   inferenceScale: 1,
+  inferenceFlip: false,
   lossWeights: { alpha: 1, composition: 1, refined: 1 },
   seed: 0,
 };
@@ -72,6 +75,7 @@ export function validateConfig(c: ModelConfig): void {
   if (!Number.isInteger(c.inputSize) || c.inputSize < 32 || c.inputSize % 32 !== 0) problems.push(`inputSize ${c.inputSize} (a multiple of 32, at least 32)`);
   if (!(c.width > 0 && c.width <= 4)) problems.push(`width ${c.width} (in (0, 4])`);
   if (c.decoder !== 'deconv' && c.encoder === 'resnet50-dual') problems.push(`decoder '${c.decoder}' needs a VGG encoder (it reuses VGG's five pooling indices)`);
+  if (typeof c.inferenceFlip !== 'boolean') problems.push(`inferenceFlip ${c.inferenceFlip} (true or false)`);
   if (!(c.inferenceScale > 0 && c.inferenceScale <= 4)) problems.push(`inferenceScale ${c.inferenceScale} (in (0, 4])`);
   if (!['raw', 'normalised'].includes(c.inputs)) problems.push(`inputs '${c.inputs}' (raw or normalised)`);
   if (!['none', 'imagenet', 'torchvision'].includes(c.imageMean)) problems.push(`imageMean '${c.imageMean}' (none, imagenet or torchvision)`);

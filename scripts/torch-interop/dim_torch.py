@@ -3,7 +3,7 @@ A plain PyTorch mirror of matting-engine's Deep Image Matting network (matting/g
 exactly the engine's parameter names, so that an engine checkpoint loads with
 `load_state_dict(strict=True)` and the two give the same outputs.
 
-Semantics copied from the TypeScript sources (see ../../shared/docs/dim-model.md for the design):
+Semantics copied from the TypeScript sources (see docs/dim-model.md for the design):
   * channels: scaled(c, width) = max(1, Math.round(c * width)); JavaScript's Math.round rounds
     halves up (2.5 -> 3), Python's round() to even (2.5 -> 2), so js_round() below is used.
   * VGG-16 branch: conv3x3 (padding 1) + ReLU, max-pool 2x2/2 after each of 5 blocks, fc6 = 7x7 conv

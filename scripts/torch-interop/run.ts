@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../../engine/engine.ts';
 import { tensor } from '../../engine/creation.ts';
 import { keep, tidy } from '../../engine/scope.ts';

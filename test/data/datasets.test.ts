@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataError } from '../../matting/data/errors.ts';
 import { openEvalSet } from '../../matting/data/eval-set.ts';
 import { writePng } from '../../matting/data/image-io.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { openTrainingSet } from '../../matting/data/training-set.ts';
 import { normaliseTrimap } from '../../matting/data/trimap.ts';
 import { alphamattingDir, makeTmp } from './helpers.ts';

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, crc32 } from 'node:zlib';
 
-export const ALPHAMATTING = fileURLToPath(new URL('../../../shared/data/alphamatting-lowres', import.meta.url));
+/**
+ * The alphamatting.com low-resolution set (evaluation only, never committed): the folder named by
+ * MATTING_ALPHAMATTING_DIR, else data/alphamatting-lowres in this checkout (git-ignored; link a copy there).
+ */
+export const ALPHAMATTING = process.env.MATTING_ALPHAMATTING_DIR ?? fileURLToPath(new URL('../../data/alphamatting-lowres', import.meta.url));
 
 /** The real evaluation set, or null (with a console.warn) when this checkout has none. */
 export function alphamattingDir(): string | null {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Batch } from '../../matting/data/augment.ts';
 import { DataError } from '../../matting/data/errors.ts';
 import { DataLoader } from '../../matting/data/loader.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { openTrainingSet, type TrainingSet } from '../../matting/data/training-set.ts';
 import { makeTmp } from './helpers.ts';
 

@@ -2,7 +2,8 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readGrey, readImage } from '../../matting/data/image-io.ts';
-import { syntheticBackground, syntheticForeground, syntheticSample, generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { syntheticBackground, syntheticForeground, syntheticSample } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { makeTmp } from './helpers.ts';
 
 describe('synthetic foregrounds', () => {

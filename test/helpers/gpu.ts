@@ -1,4 +1,5 @@
 /** One engine per test file (vitest runs each file in its own process). */
+import '../../node/register-dawn.ts';
 import { beforeAll, afterAll } from 'vitest';
 import { initEngine, shutdownEngine, type Engine } from '../../engine/index.ts';
 

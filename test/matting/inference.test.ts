@@ -111,4 +111,22 @@ describe('inference', () => {
     expect(Array.from(direct)).not.toEqual(Array.from(full));
     model.dispose();
   });
+
+  it('flip averaging is the mean of the prediction and the mirrored prediction of the mirrored image', async () => {
+    const model = new MattingModel({ encoder: 'vgg16-4ch', decoder: 'unet', refine: 'none', inputs: 'normalised', inputSize: 32, width: 1 / 32, seed: 3 });
+    const { image, trimap } = scene(40, 33);
+    const flipH = (p: { width: number; height: number; data: Float32Array }, ch: number) => {
+      const d = new Float32Array(p.data.length);
+      for (let c = 0; c < ch; c++) for (let y = 0; y < p.height; y++) for (let x = 0; x < p.width; x++) d[(c * p.height + y) * p.width + x] = p.data[(c * p.height + y) * p.width + p.width - 1 - x]!;
+      return { width: p.width, height: p.height, data: d };
+    };
+    const plain = await predictAlpha(model, image, trimap);
+    const mirrored = flipH({ width: 40, height: 33, data: await predictAlpha(model, flipH(image, 3), flipH(trimap, 1)) }, 1).data;
+    const both = await predictAlpha(model, image, trimap, { flip: true });
+    let worst = 0;
+    for (let i = 0; i < both.length; i++) worst = Math.max(worst, Math.abs(both[i]! - (plain[i]! + mirrored[i]!) / 2));
+    expect(worst).toBeLessThan(1e-6);
+    expect(Array.from(both)).not.toEqual(Array.from(plain));
+    model.dispose();
+  });
 });

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { allMetrics, type AlphaImage } from '../../matting/metrics/index.ts';
+import { ALPHAMATTING } from '../data/helpers.ts';
 
-// Evaluation-only data outside the repository (see its SOURCES.md): ../shared/data/alphamatting-lowres
-const DATA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/alphamatting-lowres');
+// Evaluation-only data, never committed (see its SOURCES.md); where it is looked for: test/data/helpers.ts.
+const DATA_DIR = ALPHAMATTING;
 
 // Channel 0 of the decoded RGBA: trimaps are palette PNGs, alphas RGB with R = G = B.
 function readGrey(path: string): AlphaImage {

@@ -1,6 +1,6 @@
 /**
  * The Deep Image Matting model's parameter table written out INDEPENDENTLY of the model code, from
- * the channel tables of shared/docs/dim-model.md (VGG-16, torchvision's ResNet-50, the seed's decoder,
+ * the channel tables of docs/dim-model.md (VGG-16, torchvision's ResNet-50, the seed's decoder,
  * the paper's unpooling decoder, the refinement), with PyTorch's names and layouts:
  *   conv weight [out, in, kh, kw] + bias [out]; transposed conv weight [in, out, kh, kw] + bias [out];
  *   batch norm weight/bias [c] and buffers running_mean/running_var [c], num_batches_tracked [].

@@ -37,10 +37,16 @@ describe('parameter counts at full width (arithmetic only)', () => {
     };
     // literal totals, computed separately by hand (Python) from the same channel tables
     expect(expected).toEqual({ 'vgg16-dual': 250_111_553, 'vgg16-4ch': 130_536_897, 'resnet50-dual': 60_066_881 });
+    // the unet decoder: deconv6 1x1 to 512, then 3x3 convs on concat(unpooled, skip): 1024->512,
+    // 1024->256, 512->128, 256->64, 128+4 (the input) ->64, and the 3x3 alpha conv 64->1
+    const unetAfter6 = (1024 * 512 + 1024 * 256 + 512 * 128 + 256 * 64 + 132 * 64) * 9 + (512 + 256 + 128 + 64 + 64) + (64 * 9 + 1);
+    const unet = { 'vgg16-dual': vgg16ConvCount(3) + vgg16ConvCount(1) + 2 * fc6 + deconv6(8192) + unetAfter6, 'vgg16-4ch': vgg16ConvCount(4) + fc6 + deconv6(4096) + unetAfter6 };
+    expect(unet['vgg16-4ch']).toBe(14_715_264 + 102_764_544 + 2_097_664 + 7_892_801);
     const rows: string[] = [];
     for (const [e, d, r] of validCombos()) {
       const n = countParams(paramTable(e, d, r, 1));
-      expect(n, `${e} + ${d} + ${r}`).toBe(expected[e] + (r === 'none' ? 0 : refine));
+      const base = d === 'unet' ? unet[e as 'vgg16-dual' | 'vgg16-4ch'] : expected[e];
+      expect(n, `${e} + ${d} + ${r}`).toBe(base + (r === 'none' ? 0 : refine));
       rows.push(`${`${e} + ${d} + ${r}`.padEnd(34)} ${n.toLocaleString('en-US').padStart(12)}`);
     }
     console.log(`parameters at width 1:\n${rows.join('\n')}`);

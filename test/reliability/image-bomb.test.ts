@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readImage, readImageSize, writePng } from '../../matting/data/image-io.ts';
 import { DataError } from '../../matting/data/errors.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { DataLoader } from '../../matting/data/loader.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { MattingModel } from '../../matting/graph/model.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { useEngine } from '../helpers/gpu.ts';
 import { Trainer } from '../../matting/train/trainer.ts';
 import { loadCheckpoint, disposeCheckpoint } from '../../matting/checkpoint.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { openEvalSet } from '../../matting/data/eval-set.ts';
 import { evaluateModel, summarise } from '../../matting/evaluate.ts';
 import { MattingModel } from '../../matting/graph/model.ts';

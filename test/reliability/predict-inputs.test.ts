@@ -11,7 +11,7 @@ import { useEngine } from '../helpers/gpu.ts';
 import { MattingModel } from '../../matting/graph/model.ts';
 import { saveCheckpoint } from '../../matting/checkpoint.ts';
 import { predictAlpha } from '../../matting/inference.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { tmp, TINY } from './helpers.ts';
 
 useEngine();

@@ -9,6 +9,7 @@ import {
   writeSafetensors,
   type TensorEntry,
 } from '../../engine/io/safetensors.ts';
+import { parseSafetensors } from '../../engine/io/safetensors-bytes.ts';
 import { assemble, bytesOf, concatBytes, makeTempDir, u64le, writeBytes } from './helpers.ts';
 
 let dir: string;
@@ -23,8 +24,8 @@ afterAll(async () => {
 let counter = 0;
 
 /**
- * Writes `bytes` to a fresh file and expects BOTH readSafetensorsHeader and readSafetensors
- * to reject it with a SafetensorsError whose message starts with the file name, matches
+ * Writes `bytes` to a fresh file and expects readSafetensorsHeader, readSafetensors and the
+ * in-memory parseSafetensors (given the same bytes and the path as their name) to reject it with a SafetensorsError whose message starts with the file name, matches
  * `problem`, and (when given) names the tensor.
  */
 async function expectRejected(bytes: Uint8Array, problem: RegExp, tensor?: string): Promise<SafetensorsError> {
@@ -45,6 +46,14 @@ async function expectRejected(bytes: Uint8Array, problem: RegExp, tensor?: strin
     }
     last = e;
   }
+  let parseError: unknown;
+  try {
+    parseSafetensors(bytes, path);
+  } catch (e) {
+    parseError = e;
+  }
+  expect(parseError, 'parseSafetensors should reject').toBeInstanceOf(SafetensorsError);
+  expect((parseError as SafetensorsError).message).toBe(last!.message);
   return last!;
 }
 

@@ -17,7 +17,9 @@ import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor,
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { directConvGrid, directConvKernel, directWeightKernel, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
-import { convVariant, parseTile, type ConvVariant } from '../autotune.ts';
+import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { full } from '../creation.ts';
+import { keep } from '../scope.ts';
 
 export type Pair = number | readonly [number, number];
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
@@ -421,3 +423,25 @@ export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, o
     return [gx, w.node || w.requiresGrad ? launchConvBackwardWeight(g, gy, sx!) : null, b ? biasGradient(gy) : null];
   });
 }
+
+// The autotuner's trial runs: operands of the shape (constant values: no denormals), one pass per run.
+registerConvTrial((pass, g) => {
+  const x = keep(full([g.N, g.C, g.H, g.W], 0.5));
+  const w = keep(full([g.O, g.C, g.KH, g.KW], 0.25));
+  const dy = keep(full([g.N, g.O, g.OH, g.OW], 0.5));
+  return {
+    run: (v) => {
+      if (pass === 'forward') {
+        const y = Tensor.empty([g.N, g.O, g.OH, g.OW]);
+        launchConvForward(g, x, w, null, y, v);
+        y.dispose();
+      } else if (pass === 'backward-data') launchConvBackwardData(g, dy, w, v).dispose();
+      else launchConvBackwardWeight(g, x, dy, v).dispose();
+    },
+    dispose: () => {
+      x.dispose();
+      w.dispose();
+      dy.dispose();
+    },
+  };
+});

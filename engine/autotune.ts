@@ -8,7 +8,8 @@
  * heuristic default and is queued, and `tunePendingConvs()` (outside any training step: it waits on
  * the GPU) times every candidate on the adapter at hand and stores the fastest. The cache is a JSON
  * file outside the package folder ($MATTING_AUTOTUNE_CACHE, else $XDG_CACHE_HOME or ~/.cache, then
- * matting-engine/conv-variants.json), so a later process starts with the choices made. For a fixed
+ * matting-engine/conv-variants.json), so a later process starts with the choices made;
+ * MATTING_AUTOTUNE=0 turns measuring off (defaults only). For a fixed
  * cache the choice is fixed, so results stay bit-identical run to run.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -86,6 +87,9 @@ export function autotuneCachePath(): string {
 
 type CacheFile = Record<string, Record<string, { variant: ConvVariant; ms: Record<string, number> }>>;
 let cache: CacheFile | null = null;
+
+/** MATTING_AUTOTUNE=0: never measure, run the defaults (the test suite sets it). */
+const tuningOff = (): boolean => process.env.MATTING_AUTOTUNE === '0';
 const pending = new Map<string, { pass: ConvPass; g: ConvGeometry }>();
 
 function loadCache(): CacheFile {
@@ -115,6 +119,7 @@ export function convVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   const f = forced[pass];
   if (f !== undefined && variantApplies(pass, g, f)) return f;
   const key = shapeKey(pass, g);
+  if (tuningOff()) return defaultVariant(pass, g);
   const hit = loadCache()[adapterKey()]?.[key];
   if (hit && variantApplies(pass, g, hit.variant)) return hit.variant;
   pending.set(key, { pass, g });
@@ -135,6 +140,7 @@ export function registerConvTrial(t: ConvTrial): void {
 
 /** Times every candidate of one shape (after a compile-and-warm run each) and stores the fastest. */
 export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 3): Promise<ConvVariant> {
+  if (tuningOff()) return convVariant(pass, g);
   const key = shapeKey(pass, g);
   const ad = adapterKey();
   const known = loadCache()[ad]?.[key];
@@ -169,6 +175,7 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 3): Promi
 
 /** Tunes every shape that ran on a default since the last call (call it between training steps). */
 export async function tunePendingConvs(): Promise<number> {
+  if (tuningOff()) return 0;
   const todo = [...pending.values()];
   for (const { pass, g } of todo) await tuneConv(pass, g);
   return todo.length;

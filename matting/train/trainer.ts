@@ -4,6 +4,7 @@
  * the GPU and read every `logEvery` steps (the only sync point, where NaN/Inf is detected), except in
  * `onNonFinite: 'skip'` mode, which must look at every step's loss to skip it.
  */
+import { tunePendingConvs } from '../../engine/autotune.ts';
 import { mkdirSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -150,6 +151,9 @@ export class Trainer {
           for (let g = 0; g < optimizer.paramGroups.length; g++) optimizer.setLr(g, optimizer.getLr(g) / 2);
         }
         step++;
+        // After the first step every conv shape of the model has been seen: time its kernel variants
+        // on this adapter once (cached across runs, engine/autotune.ts), outside any step.
+        if (step === 1 || step === 2) await tunePendingConvs();
         stepsInWindow++;
         ({ epoch, batchIndex } = nextPosition(batch, loader.batchesPerEpoch));
         const atLog = step % o.logEvery === 0 || step === o.steps || this.stopRequested;

@@ -1,15 +1,10 @@
 /**
  * The conv kernel variants every conv test runs under (engine/autotune.ts): each set forces one
  * variant per pass; a variant that cannot run a shape (the direct input gradient of a strided conv)
- * falls back to the gemm kernel there. The autotune cache is pointed at an absent file so that no
- * tuned choice of this machine leaks into a test.
+ * falls back to the default there (vitest.config.ts turns tuning and the cache off for the suite).
  */
 import { afterAll } from 'vitest';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { forceConvVariant, type ConvPass, type ConvVariant } from '../../engine/autotune.ts';
-
-process.env.MATTING_AUTOTUNE_CACHE = join(tmpdir(), `matting-test-no-autotune-cache-${process.pid}.json`);
 
 export type VariantSet = Record<ConvPass, ConvVariant>;
 

@@ -10,8 +10,18 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
+/**
+ * MATTING_BENCH_PYTHON, else `python3` from PATH, else Debian's /usr/bin/python3 (where apt's
+ * python3-torch lives when PATH leads to another python, e.g. pyenv): the first that imports torch.
+ */
+let chosenPython: string | null = null;
 export function pythonCommand(): string {
-  return process.env.MATTING_BENCH_PYTHON || 'python3';
+  if (process.env.MATTING_BENCH_PYTHON) return process.env.MATTING_BENCH_PYTHON;
+  if (chosenPython) return chosenPython;
+  for (const py of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(py, ['-c', 'import torch'], { timeout: 120_000 }).status === 0) return (chosenPython = py);
+  }
+  return 'python3';
 }
 
 /** The threads llvmpipe runs a dispatch on (LP_NUM_THREADS, else one per core): PyTorch gets as many. */
@@ -27,6 +37,7 @@ export function installTorch(log: (line: string) => void): void {
   if (torchStatus().available) return;
   log('bench: installing python3-torch with apt-get (Debian\'s PyTorch, for the CPU column)');
   const r = spawnSync('apt-get', ['install', '-y', 'python3-torch'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  chosenPython = null;
   if (r.status !== 0) log(`bench: apt-get install python3-torch failed (${r.error?.message ?? `exit ${r.status}`}); the PyTorch column stays n/a`);
 }
 
@@ -37,7 +48,7 @@ export function torchStatus(): { available: boolean; text: string } {
   });
   if (r.status === 0) {
     const [version, threads] = r.stdout.trim().split(/\s+/);
-    return { available: true, text: `torch ${version} (CPU, ${threads} threads)` };
+    return { available: true, text: `torch ${version} (CPU, ${threads} threads, ${pythonCommand()})` };
   }
   if (r.error) return { available: false, text: `n/a (no ${pythonCommand()})` };
   return { available: false, text: `n/a (${pythonCommand()} cannot import torch)` };

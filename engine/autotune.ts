@@ -139,7 +139,7 @@ export function registerConvTrial(t: ConvTrial): void {
 }
 
 /** Times every candidate of one shape (after a compile-and-warm run each) and stores the fastest. */
-export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 3): Promise<ConvVariant> {
+export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promise<ConvVariant> {
   if (tuningOff()) return convVariant(pass, g);
   const key = shapeKey(pass, g);
   const ad = adapterKey();
@@ -165,7 +165,7 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 3): Promi
     for (let i = 0; i < runs.length; i++) samples[i]!.push(await timeOnce(runs[i]!)); // interleaved
   }
   trial.dispose();
-  cands.forEach((v, i) => (ms[v] = [...samples[i]!].sort((a, b) => a - b)[Math.floor(reps / 2)]!));
+  cands.forEach((v, i) => (ms[v] = Math.min(...samples[i]!))); // the minimum: least disturbed by other load
   const best = cands.reduce((b, v) => (ms[v]! < ms[b]! ? v : b), cands[0]!);
   (loadCache()[ad] ??= {})[key] = { variant: best, ms };
   saveCache();
@@ -173,10 +173,22 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 3): Promi
   return best;
 }
 
-/** Tunes every shape that ran on a default since the last call (call it between training steps). */
-export async function tunePendingConvs(): Promise<number> {
+const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g.KH * g.KW;
+
+/**
+ * Tunes the shapes that ran on a default since the last call (call it between training steps),
+ * the costliest first, until `budgetMs` is spent (most of it is compiling the candidates); the rest
+ * keep their defaults and stay queued, so a later call (or run: the cache persists) goes on.
+ */
+export async function tunePendingConvs(budgetMs = Infinity): Promise<number> {
   if (tuningOff()) return 0;
-  const todo = [...pending.values()];
-  for (const { pass, g } of todo) await tuneConv(pass, g);
-  return todo.length;
+  const todo = [...pending.values()].sort((a, b) => convFlops(b.g) - convFlops(a.g));
+  const t0 = performance.now();
+  let done = 0;
+  for (const { pass, g } of todo) {
+    if (performance.now() - t0 >= budgetMs) break;
+    await tuneConv(pass, g);
+    done++;
+  }
+  return done;
 }

@@ -5,6 +5,7 @@
  * `onNonFinite: 'skip'` mode, which must look at every step's loss to skip it.
  */
 import { tunePendingConvs } from '../../engine/autotune.ts';
+
 import { mkdirSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -27,6 +28,9 @@ import { saveCheckpoint, loadCheckpoint, disposeCheckpoint, type TrainingState }
 import { applyStage, type Stage } from './stages.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadPretrained } from '../pretrained.ts';
+
+/** Conv-variant tuning per run, at most (the costliest shapes first; the cache keeps the rest for later runs). */
+const TUNE_BUDGET_MS = 15_000;
 
 export interface TrainOptions {
   config: ModelConfig;
@@ -152,8 +156,8 @@ export class Trainer {
         }
         step++;
         // After the first step every conv shape of the model has been seen: time its kernel variants
-        // on this adapter once (cached across runs, engine/autotune.ts), outside any step.
-        if (step === 1 || step === 2) await tunePendingConvs();
+        // on this adapter (cached across runs, engine/autotune.ts), outside any step, within a budget.
+        if (step === 1) await tunePendingConvs(TUNE_BUDGET_MS);
         stepsInWindow++;
         ({ epoch, batchIndex } = nextPosition(batch, loader.batchesPerEpoch));
         const atLog = step % o.logEvery === 0 || step === o.steps || this.stopRequested;

@@ -21,7 +21,7 @@ import type { DirectTile } from './kernels/conv/direct.ts';
 import { maxBindingElements } from './kernels/binding.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
-/** 'gemm' or 'direct-PxTN'. */
+/** 'gemm', 'direct-PxTN', or 'direct-PxTNv' (weights repacked for vec4 loads). */
 export type ConvVariant = string;
 
 const forced: Partial<Record<ConvPass, ConvVariant>> = {};
@@ -34,26 +34,30 @@ export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): vo
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
-  const m = /^direct-(\d+)x(\d+)$/.exec(v);
-  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm or direct-PxTN)`);
-  return { P: Number(m[1]), TN: Number(m[2]) };
+  const m = /^direct-(\d+)x(\d+)(v?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm, direct-PxTN or direct-PxTNv)`);
+  return { P: Number(m[1]), TN: Number(m[2]), packed: m[3] === 'v' };
 }
 
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
-  const { P, TN } = parseTile(v);
-  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8;
+  const { P, TN, packed } = parseTile(v);
+  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed;
+  if (packed && TN % 4 !== 0) return false;
   if (pass === 'backward-data') {
     if (g.SH !== 1 || g.SW !== 1 || g.O * g.C * g.KH * g.KW > maxBindingElements()) return false;
   }
   return P * TN <= 128;
 }
 
+/** Multiply-adds of one conv pass (all three passes have the same count). */
+const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g.KH * g.KW;
+
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'direct-16x8', 'direct-8x8', 'direct-8x4', 'direct-4x4'],
-  'backward-data': ['gemm', 'direct-16x8', 'direct-8x8', 'direct-8x4', 'direct-4x4'],
+  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
+  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
   'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1'],
 };
 
@@ -61,12 +65,20 @@ export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
   return CANDIDATES[pass].filter((v) => variantApplies(pass, g, v));
 }
 
-/** Before tuning: what measured best on llvmpipe for most shapes. */
+/**
+ * Before tuning: what measured best on llvmpipe (GL route, Mesa 22.3) for most shapes. A conv of
+ * under ~2 MFLOP is dominated by the launch itself: it keeps the one-dispatch gemm kernel.
+ */
 function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
-  const order = pass === 'backward-weights' ? ['direct-4x8', 'direct-4x2', 'gemm'] : ['direct-16x8', 'gemm'];
-  const wide = pass === 'backward-data' ? g.W : g.OW;
-  for (const v of order) if (variantApplies(pass, g, v) && (v === 'gemm' || wide >= 8)) return v;
-  return 'gemm';
+  if (convFlops(g) < 1e6) return 'gemm';
+  if (pass === 'backward-weights') {
+    for (const v of ['direct-4x8', 'direct-4x2']) if (variantApplies(pass, g, v) && g.C >= 8) return v;
+    return 'gemm';
+  }
+  const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];
+  if (wide < 8 || channels < 8) return 'gemm';
+  const v = wide < 16 ? 'direct-8x8v' : channels >= 16 ? 'direct-16x16v' : 'direct-16x8v';
+  return variantApplies(pass, g, v) ? v : 'gemm';
 }
 
 export function shapeKey(pass: ConvPass, g: ConvGeometry): string {
@@ -172,8 +184,6 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promi
   await e.sync();
   return best;
 }
-
-const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g.KH * g.KW;
 
 /**
  * Tunes the shapes that ran on a default since the last call (call it between training steps),

@@ -12,11 +12,11 @@ import { engine } from '../engine.ts';
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { grid1d } from '../kernels/kernel.ts';
-import { maxBindingElements, windowOf } from '../kernels/binding.ts';
+import { maxBindingElements, windowOf, type Window } from '../kernels/binding.ts';
 import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
-import { directConvGrid, directConvKernel, directWeightKernel, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
+import { directConvGrid, directConvKernel, directConvPackedKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
 import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
@@ -176,19 +176,26 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const wg = directWorkgroupSize(g, tile, n1 - n0);
-    const def = directConvKernel(g, { qStride: K, cStride: g.KH * g.KW, flip: false }, tile, wg);
+    const layout: WeightLayout = { qStride: K, cStride: g.KH * g.KW, flip: false };
+    const def = tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
     for (const [o0, o1] of channelChunks(g.O, K)) {
-      const ww = windowOf(w.buffer, o0 * K, o1 * K);
+      let ww = windowOf(w.buffer, o0 * K, o1 * K);
       const bw = b ? windowOf(b.buffer, o0, o1) : ww;
       const oCount = o1 - o0;
+      let wOff = u32(ww.first - o0 * K);
+      const packed = tile.packed ? packWeights(g.C, g.KH, g.KW, { qStride: K, cStride: g.KH * g.KW, flip: false }, tile.TN, ww, wOff, oCount) : null;
+      if (packed) {
+        ww = { slice: { buffer: packed.buffer }, first: 0 };
+        wOff = 0;
+      }
       e.dispatch(
         def,
         {
           N: n1 - n0, O: g.O, oBase: o0, oCount,
           xOff: u32(xw.first - n0 * xs),
-          wOff: u32(ww.first - o0 * K),
+          wOff,
           yOff: u32(yw.first - n0 * ys),
           bOff: b ? u32(bw.first - o0) : 0,
           hasBias: b ? 1 : 0,
@@ -196,8 +203,17 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
         [xw.slice, ww.slice, bw.slice, yw.slice],
         directConvGrid(g, tile, n1 - n0, oCount, wg),
       );
+      packed?.dispose();
     }
   }
+}
+
+/** The weights of a direct launch repacked for vec4 loads (packWeightsKernel), for `oCount` output channels. */
+function packWeights(C: number, KH: number, KW: number, layout: WeightLayout, TN: number, ww: Window, wOff: number, oCount: number): Tensor {
+  const total = Math.ceil(oCount / TN) * TN * C * KH * KW;
+  const wp = Tensor.empty([total], 'f32', 'packed conv weights');
+  engine().dispatch(packWeightsKernel(C, KH, KW, layout, TN), { oCount, wOff, total }, [ww.slice, wp.buffer], grid1d(total, 64));
+  return wp;
 }
 
 /** A stride-1 conv's input gradient is a conv of dy with the flipped, transposed weight. */
@@ -214,19 +230,27 @@ function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: 
     PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
   };
   const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
-  const ww = windowOf(w.buffer, 0, g.O * g.C * KK);
+  const layout: WeightLayout = { qStride: KK, cStride: g.C * KK, flip: true };
+  let ww = windowOf(w.buffer, 0, g.O * g.C * KK);
+  let wOff = u32(ww.first);
+  const packed = tile.packed ? packWeights(g.O, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
+  if (packed) {
+    ww = { slice: { buffer: packed.buffer }, first: 0 };
+    wOff = 0;
+  }
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
     const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
     const wg = directWorkgroupSize(dg, tile, n1 - n0);
-    const def = directConvKernel(dg, { qStride: KK, cStride: g.C * KK, flip: true }, tile, wg);
+    const def = tile.packed ? directConvPackedKernel(dg, tile, wg) : directConvKernel(dg, layout, tile, wg);
     e.dispatch(
       def,
-      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff: u32(ww.first), yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0 },
+      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0 },
       [dyw.slice, ww.slice, ww.slice, dxw.slice],
       directConvGrid(dg, tile, n1 - n0, g.C, wg),
     );
   }
+  packed?.dispose();
   return dx;
 }
 

@@ -13,6 +13,7 @@ export const VARIANT_SETS: { name: string; set: VariantSet }[] = [
   { name: 'direct 16x8 / dw 4x8', set: { forward: 'direct-16x8', 'backward-data': 'direct-16x8', 'backward-weights': 'direct-4x8' } },
   { name: 'direct 4x4 / dw 8x4', set: { forward: 'direct-4x4', 'backward-data': 'direct-4x4', 'backward-weights': 'direct-8x4' } },
   { name: 'direct 8x4 / dw 4x1', set: { forward: 'direct-8x4', 'backward-data': 'direct-8x8', 'backward-weights': 'direct-4x1' } },
+  { name: 'direct packed 16x16v / 8x4v / dw 4x2', set: { forward: 'direct-16x16v', 'backward-data': 'direct-8x4v', 'backward-weights': 'direct-4x2' } },
 ];
 
 export function useVariants(set: VariantSet): void {

@@ -44,6 +44,8 @@ export interface WeightLayout {
 export interface DirectTile {
   P: number;
   TN: number;
+  /** Weights repacked first for vec4 loads (directConvPackedKernel); forward kernels only. */
+  packed?: boolean;
 }
 
 const DIRECT_UNIFORMS = [
@@ -203,4 +205,99 @@ export function directWeightWorkgroupSize(C: number): number {
   let wg = 8;
   while (wg < 64 && wg < C) wg *= 2;
   return wg;
+}
+
+/**
+ * The weights of a directConvKernel launch repacked for vec4 loads: wp[b][c][tap][TN] (b the block of
+ * TN output channels, zero past the last channel), so that the TN weights one tap needs are TN/4
+ * uniform vec4 loads instead of TN scalar ones. One invocation per packed element.
+ */
+export function packWeightsKernel(C: number, KH: number, KW: number, wl: WeightLayout, TN: number): KernelDef {
+  const KK = KH * KW;
+  return {
+    name: `convPackWeights_${TN}`,
+    uniforms: [['oCount', 'u32'], ['wOff', 'u32'], ['total', 'u32']],
+    storage: [
+      ['w', 'read', 'array<f32>'],
+      ['wp', 'write', 'array<f32>'],
+    ],
+    body: `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= u.total) { return; }
+  let q = i % ${TN}u;
+  let r = i / ${TN}u;
+  let t = r % ${KK}u;
+  let r2 = r / ${KK}u;
+  let c = r2 % ${C}u;
+  let o = (r2 / ${C}u) * ${TN}u + q;
+  let tap = ${wl.flip ? `${KK - 1}u - t` : 't'};
+  wp[i] = select(0.0, w[min(o, u.oCount - 1u) * ${wl.qStride}u + c * ${wl.cStride}u + tap - u.wOff], o < u.oCount);
+}`,
+  };
+}
+
+/** directConvKernel reading packWeightsKernel's layout (vec4 weight loads); TN a multiple of 4. */
+export function directConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
+  const { P, TN } = tile;
+  const V = TN / 4;
+  const OWT = Math.ceil(OW / P);
+  const cols = columnOffsets(P, KW, SW, DW);
+  const P_ = range(P), Vs = range(V);
+  const inner: string[] = [];
+  for (let kx = 0; kx < KW; kx++) {
+    for (const v of Vs) inner.push(`      let w${v}_${kx} = w[wt + ${kx * V + v}u];`);
+    for (const p of P_) for (const v of Vs) inner.push(`      a${p}_${v} += x${p * SW + kx * DW} * w${v}_${kx};`);
+  }
+  return {
+    name: `convDirectPacked_${P}x${TN}`,
+    uniforms: DIRECT_UNIFORMS,
+    storage: [
+      ['x', 'read', 'array<f32>'],
+      ['w', 'read', 'array<vec4<f32>>'],
+      ['bias', 'read', 'array<f32>'],
+      ['y', 'write', 'array<f32>'],
+    ],
+    body: `
+// x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
+// one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let tiles = u.N * ${OH * OWT}u;
+  let t = min(gid.x, tiles - 1u);
+  let xt = t % ${OWT}u;
+  let r = t / ${OWT}u;
+  let oy = r % ${OH}u;
+  let n = r / ${OH}u;
+  let ox0 = xt * ${P}u;
+  let o0 = wg.y * ${TN}u;
+  let wb = wg.y * ${C * KH * KW * V}u;
+  let xn = n * ${C * H * W}u - u.xOff;
+${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}
+${P_.flatMap((p) => Vs.map((v) => `  var a${p}_${v} = vec4<f32>(0.0);`)).join('\n')}
+  for (var c = 0u; c < ${C}u; c++) {
+    for (var ky = 0u; ky < ${KH}u; ky++) {
+      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
+      let rv = iy >= 0 && iy < ${H};
+      let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
+      let wt = wb + (c * ${KH}u + ky) * ${KW * V}u;
+${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}
+${inner.join('\n')}
+    }
+  }
+  if (gid.x >= tiles) { return; }
+  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
+${range(TN)
+  .map(
+    (q) => `  if (o0 + ${q}u < u.oCount) {
+    var b${q} = 0.0;
+    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
+${P_.map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = a${p}_${Math.floor(q / 4)}[${q % 4}] + b${q}; }`).join('\n')}
+  }`,
+  )
+  .join('\n')}
+}`,
+  };
 }

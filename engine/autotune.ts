@@ -9,7 +9,8 @@
  * the GPU) times every candidate on the adapter at hand and stores the fastest. The cache is a JSON
  * file outside the package folder ($MATTING_AUTOTUNE_CACHE, else $XDG_CACHE_HOME or ~/.cache, then
  * matting-engine/conv-variants.json), so a later process starts with the choices made;
- * MATTING_AUTOTUNE=0 turns measuring off (defaults only). For a fixed
+ * MATTING_AUTOTUNE=0 turns measuring off (defaults only); MATTING_CONV_VARIANT=gemm (or another
+ * variant) forces one variant wherever it applies. For a fixed
  * cache the choice is fixed, so results stay bit-identical run to run.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -126,9 +127,17 @@ function saveCache(): void {
   }
 }
 
+/** MATTING_CONV_VARIANT=NAME forces one variant on every pass where it applies (e.g. gemm: the old kernels). */
+function envVariant(): ConvVariant | undefined {
+  const v = process.env.MATTING_CONV_VARIANT;
+  if (!v) return undefined;
+  if (v !== 'gemm') parseTile(v);
+  return v;
+}
+
 /** The variant a conv pass of this shape runs now. */
 export function convVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
-  const f = forced[pass];
+  const f = forced[pass] ?? envVariant();
   if (f !== undefined && variantApplies(pass, g, f)) return f;
   const key = shapeKey(pass, g);
   if (tuningOff()) return defaultVariant(pass, g);
@@ -152,7 +161,7 @@ export function registerConvTrial(t: ConvTrial): void {
 
 /** Times every candidate of one shape (after a compile-and-warm run each) and stores the fastest. */
 export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promise<ConvVariant> {
-  if (tuningOff()) return convVariant(pass, g);
+  if (tuningOff() || envVariant()) return convVariant(pass, g);
   const key = shapeKey(pass, g);
   const ad = adapterKey();
   const known = loadCache()[ad]?.[key];
@@ -191,7 +200,7 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promi
  * keep their defaults and stay queued, so a later call (or run: the cache persists) goes on.
  */
 export async function tunePendingConvs(budgetMs = Infinity): Promise<number> {
-  if (tuningOff()) return 0;
+  if (tuningOff() || envVariant()) return 0;
   const todo = [...pending.values()].sort((a, b) => convFlops(b.g) - convFlops(a.g));
   const t0 = performance.now();
   let done = 0;

@@ -315,6 +315,13 @@ export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor,
   return dw;
 }
 
+/** Split-K over output rows: about `wanted` splits, each partial slab of `slab` elements within a binding. */
+function splitRows(rows: number, wanted: number, slab: number): { splits: number; rowsPerSplit: number } {
+  const splits = Math.max(1, Math.min(rows, wanted, Math.floor(maxBindingElements() / slab)));
+  const rowsPerSplit = Math.ceil(rows / splits);
+  return { splits: Math.ceil(rows / rowsPerSplit), rowsPerSplit };
+}
+
 /** Workgroups a weight-gradient launch aims for before splitting its long sum over rows. */
 const TARGET_WORKGROUPS = 32;
 
@@ -329,9 +336,7 @@ function directWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number
   const slabs: Tensor[] = [];
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const rows = (n1 - n0) * g.OH;
-    let splits = Math.max(1, Math.min(rows, Math.ceil(TARGET_WORKGROUPS / groups), Math.floor(maxBindingElements() / (oCount * cols))));
-    const rowsPerSplit = Math.ceil(rows / splits);
-    splits = Math.ceil(rows / rowsPerSplit);
+    const { splits, rowsPerSplit } = splitRows(rows, Math.ceil(TARGET_WORKGROUPS / groups), oCount * cols);
     const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
@@ -350,16 +355,12 @@ function gemmWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number, 
   const e = engine();
   const cols = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
-  const maxElems = maxBindingElements();
   const oCount = o1 - o0;
   const tiles = Math.ceil(oCount / 4) * Math.ceil(cols / 4);
   const slabs: Tensor[] = [];
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const rows = (n1 - n0) * g.OH;
-    let splits = Math.min(rows, Math.max(1, Math.ceil(TARGET_INVOCATIONS / tiles)), Math.floor(maxElems / (oCount * cols)));
-    splits = Math.max(1, splits);
-    const rowsPerSplit = Math.ceil(rows / splits);
-    splits = Math.ceil(rows / rowsPerSplit);
+    const { splits, rowsPerSplit } = splitRows(rows, Math.ceil(TARGET_INVOCATIONS / tiles), oCount * cols);
     const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);

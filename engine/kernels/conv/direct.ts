@@ -65,10 +65,50 @@ const minus = (v: number): string => (v >= 0 ? `- ${v}` : `+ ${-v}`);
 
 const range = (n: number): number[] => [...Array(n).keys()];
 
+/** Shared by both forward kernels: the invocation's tile (pixels ox0.. of row oy of sample n) and its input columns. */
+function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[]): string {
+  const { C, H, W, OH, OW, SW, PL } = g;
+  const OWT = Math.ceil(OW / P);
+  return `  let tiles = u.N * ${OH * OWT}u;
+  let t = min(gid.x, tiles - 1u);
+  let xt = t % ${OWT}u;
+  let r = t / ${OWT}u;
+  let oy = r % ${OH}u;
+  let n = r / ${OH}u;
+  let ox0 = xt * ${P}u;
+  let o0 = wg.y * ${TN}u;
+  let xn = n * ${C * H * W}u - u.xOff;
+${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}`;
+}
+
+/** The row loads of one (c, ky): the distinct input columns of the tile, zero in the padding. */
+function rowLoads(g: DirectGeometry, cols: number[]): string {
+  const { H, W, SH, DH, PT } = g;
+  return `      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
+      let rv = iy >= 0 && iy < ${H};
+      let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
+${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}`;
+}
+
+/** Shared epilogue: bias and the guarded writes; acc(p, q) names the accumulator of pixel p, channel q. */
+function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number, q: number) => string): string {
+  const { OH, OW } = g;
+  return `  if (gid.x >= tiles) { return; }
+  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
+${range(TN)
+  .map(
+    (q) => `  if (o0 + ${q}u < u.oCount) {
+    var b${q} = 0.0;
+    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
+${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = ${acc(p, q)} + b${q}; }`).join('\n')}
+  }`,
+  )
+  .join('\n')}`;
+}
+
 export function directConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
-  const OWT = Math.ceil(OW / P);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN);
   const tap = (kyExpr: string, kx: number): string =>
@@ -95,37 +135,17 @@ export function directConvKernel(g: DirectGeometry, wl: WeightLayout, tile: Dire
 // one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y: uniform).
 @compute @workgroup_size(${wgSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let tiles = u.N * ${OH * OWT}u;
-  let t = min(gid.x, tiles - 1u);
-  let xt = t % ${OWT}u;
-  let r = t / ${OWT}u;
-  let oy = r % ${OH}u;
-  let n = r / ${OH}u;
-  let ox0 = xt * ${P}u;
-  let o0 = wg.y * ${TN}u;
+${tilePrologue(g, P, TN, cols)}
 ${Q.map((q) => `  let wq${q} = min(o0 + ${q}u, u.oCount - 1u) * ${wl.qStride}u - u.wOff;`).join('\n')}
-  let xn = n * ${C * H * W}u - u.xOff;
-${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}
 ${P_.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
   for (var c = 0u; c < ${C}u; c++) {
     let wc = c * ${wl.cStride}u;
     for (var ky = 0u; ky < ${KH}u; ky++) {
-      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
-      let rv = iy >= 0 && iy < ${H};
-      let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
-${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}
+${rowLoads(g, cols)}
 ${inner.join('\n')}
     }
   }
-  if (gid.x >= tiles) { return; }
-  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
-${Q.map(
-  (q) => `  if (o0 + ${q}u < u.oCount) {
-    var b${q} = 0.0;
-    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
-${P_.map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = a${p}_${q} + b${q}; }`).join('\n')}
-  }`,
-).join('\n')}
+${tileEpilogue(g, P, TN, (p, q) => `a${p}_${q}`)}
 }`,
   };
 }
@@ -243,7 +263,6 @@ export function directConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSi
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const V = TN / 4;
-  const OWT = Math.ceil(OW / P);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Vs = range(V);
   const inner: string[] = [];
@@ -265,39 +284,17 @@ export function directConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSi
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
 @compute @workgroup_size(${wgSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let tiles = u.N * ${OH * OWT}u;
-  let t = min(gid.x, tiles - 1u);
-  let xt = t % ${OWT}u;
-  let r = t / ${OWT}u;
-  let oy = r % ${OH}u;
-  let n = r / ${OH}u;
-  let ox0 = xt * ${P}u;
-  let o0 = wg.y * ${TN}u;
+${tilePrologue(g, P, TN, cols)}
   let wb = wg.y * ${C * KH * KW * V}u;
-  let xn = n * ${C * H * W}u - u.xOff;
-${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}
 ${P_.flatMap((p) => Vs.map((v) => `  var a${p}_${v} = vec4<f32>(0.0);`)).join('\n')}
   for (var c = 0u; c < ${C}u; c++) {
     for (var ky = 0u; ky < ${KH}u; ky++) {
-      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
-      let rv = iy >= 0 && iy < ${H};
-      let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
       let wt = wb + (c * ${KH}u + ky) * ${KW * V}u;
-${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}
+${rowLoads(g, cols)}
 ${inner.join('\n')}
     }
   }
-  if (gid.x >= tiles) { return; }
-  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
-${range(TN)
-  .map(
-    (q) => `  if (o0 + ${q}u < u.oCount) {
-    var b${q} = 0.0;
-    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
-${P_.map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = a${p}_${Math.floor(q / 4)}[${q % 4}] + b${q}; }`).join('\n')}
-  }`,
-  )
-  .join('\n')}
+${tileEpilogue(g, P, TN, (p, q) => `a${p}_${Math.floor(q / 4)}[${q % 4}]`)}
 }`,
   };
 }

@@ -10,6 +10,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Conv kernels: the heuristic defaults or what a test forces, never this machine's tuned cache,
+    // and no tuning inside other tests (engine/autotune.ts; test/engine/autotune.test.ts turns it on).
+    env: { MATTING_AUTOTUNE: '0', MATTING_AUTOTUNE_CACHE: '/nonexistent/matting-engine-test/conv-variants.json' },
     reporters: ['default'],
   },
 });

@@ -23,7 +23,8 @@ import { tensor } from '../engine/creation.ts';
 import { keep } from '../engine/scope.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd/backward.ts';
-import { conv2d, conv2dGeometry, convTranspose2d, launchConvBackwardWeight } from '../engine/ops/conv.ts';
+import { conv2d, conv2dGeometry, convTranspose2d, convTranspose2dGeometry, launchConvBackwardWeight } from '../engine/ops/conv.ts';
+import { tuneConv, type ConvPass } from '../engine/autotune.ts';
 import { maxPool2d, maxPool2dBackwardRaw, maxPool2dGeometry } from '../engine/ops/pool.ts';
 import { charbonnierLoss } from '../engine/ops/charbonnier.ts';
 import type * as TF from '@tensorflow/tfjs-core';
@@ -159,6 +160,11 @@ async function convRows(ctx: MeasureContext, c: ConvCase, N: number, seed: numbe
   try {
     for (const pass of passes) {
       const row = emptyRow({ suite: 'kernels', layer: c.layer, pass, shape: convShape(c, N), batch: N, flops: convFlops(g) });
+      // The variant this row runs: measured on this adapter first (or taken from the cache).
+      const kernel = kernelOf(c.kind, pass);
+      const tunePass: ConvPass = kernel === 'xy' ? 'forward' : kernel === 'yx' ? 'backward-data' : 'backward-weights';
+      const tg = kernel === 'yx' ? convTranspose2dGeometry([N, c.O, g.OH, g.OW], [c.O, c.C, c.K, c.K], { stride: c.S, padding: 'same', outputSize: [c.H, c.H] }) : g;
+      row.note = appendNote(row.note, `ours: ${await tuneConv(tunePass, tg)}`);
       rows.push(await measurePair(ctx, row, convPair(ctx, c, N, t, kernelOf(c.kind, pass)), (d) => ctx.torch && oursOut.set(row, d)));
       if (!ctx.torch) ctx.log(progressLine(row));
     }

@@ -9,6 +9,7 @@
  * Agreement: the total loss and every parameter's gradient of one step from the same weights.
  * Quick: the `tiny` preset (64x64, 1/16 width); full: the paper's 320x320 full-width model.
  */
+import { tunePendingConvs } from '../engine/autotune.ts';
 import { tensor } from '../engine/creation.ts';
 import { keep, tidy } from '../engine/scope.ts';
 import { engine } from '../engine/engine.ts';
@@ -72,6 +73,13 @@ export async function runStepRow(ctx: MeasureContext, config: ModelConfig, N: nu
   let tfModel: TfjsMattingModel | null = null;
   const tfInputs: TF.Tensor4D[] = [];
   try {
+    // First one untimed step, then the conv variants of every shape it ran are tuned on this adapter
+    // (engine/autotune.ts; cached), so that the agreement run checks the kernels that are timed.
+    tidy(() => backward(mattingLosses(model.forward(inputs.image, inputs.trimap), inputs, config.lossWeights).total));
+    optimizer.zeroGrad();
+    await e.sync();
+    const tunedShapes = await tunePendingConvs();
+    if (tunedShapes > 0) row.note = appendNote(row.note, `conv variants tuned for ${tunedShapes} shapes first`);
     // Ours: one forward + backward from the initial weights, for the agreement check.
     const oursLoss = tidy(() => {
       const terms = mattingLosses(model.forward(inputs.image, inputs.trimap), inputs, config.lossWeights);

@@ -6,20 +6,49 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
+/**
+ * MATTING_BENCH_PYTHON, else `python3` from PATH, else Debian's /usr/bin/python3 (where apt's
+ * python3-torch lives when PATH leads to another python, e.g. pyenv): the first that imports torch.
+ */
+let chosenPython: string | null = null;
 export function pythonCommand(): string {
-  return process.env.MATTING_BENCH_PYTHON || 'python3';
+  if (process.env.MATTING_BENCH_PYTHON) return process.env.MATTING_BENCH_PYTHON;
+  if (chosenPython) return chosenPython;
+  for (const py of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(py, ['-c', 'import torch'], { timeout: 120_000 }).status === 0) return (chosenPython = py);
+  }
+  return 'python3';
+}
+
+/** The threads llvmpipe runs a dispatch on (LP_NUM_THREADS, else one per core): PyTorch gets as many. */
+export function torchThreads(): number {
+  const lp = Number(process.env.LP_NUM_THREADS);
+  return Number.isInteger(lp) && lp > 0 ? lp : availableParallelism();
+}
+
+const torchEnv = (): NodeJS.ProcessEnv => ({ ...process.env, MATTING_BENCH_TORCH_THREADS: String(torchThreads()) });
+
+/** Installs Debian's python3-torch with apt-get (bench --install-torch; root only). */
+export function installTorch(log: (line: string) => void): void {
+  if (torchStatus().available) return;
+  log('bench: installing python3-torch with apt-get (Debian\'s PyTorch, for the CPU column)');
+  const r = spawnSync('apt-get', ['install', '-y', 'python3-torch'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  chosenPython = null;
+  if (r.status !== 0) log(`bench: apt-get install python3-torch failed (${r.error?.message ?? `exit ${r.status}`}); the PyTorch column stays n/a`);
 }
 
 /** The torch version when the interpreter can import torch, else why not. */
 export function torchStatus(): { available: boolean; text: string } {
-  const r = spawnSync(pythonCommand(), ['-c', 'import torch; print(torch.__version__, torch.get_num_threads())'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(pythonCommand(), ['-c', 'import os, torch; torch.set_num_threads(int(os.environ["MATTING_BENCH_TORCH_THREADS"])); print(torch.__version__, torch.get_num_threads())'], {
+    encoding: 'utf8', timeout: 120_000, env: torchEnv(),
+  });
   if (r.status === 0) {
     const [version, threads] = r.stdout.trim().split(/\s+/);
-    return { available: true, text: `torch ${version} (CPU, ${threads} threads)` };
+    return { available: true, text: `torch ${version} (CPU, ${threads} threads, ${pythonCommand()})` };
   }
   if (r.error) return { available: false, text: `n/a (no ${pythonCommand()})` };
   return { available: false, text: `n/a (${pythonCommand()} cannot import torch)` };
@@ -56,7 +85,7 @@ export class TorchPeer {
 
   /** Starts the python side; null (with the reason) when torch is not importable. */
   static async start(script: string): Promise<TorchPeer> {
-    const child = spawn(pythonCommand(), [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(pythonCommand(), [script], { stdio: ['pipe', 'pipe', 'pipe'], env: torchEnv() });
     const peer = new TorchPeer(child);
     const first = JSON.parse(await peer.nextLine()) as { ready?: boolean; error?: string };
     if (!first.ready) throw new Error(first.error ?? 'torch peer did not start');

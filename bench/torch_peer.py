@@ -25,6 +25,9 @@ import torch.nn.functional as F
 from torch.nn.grad import conv2d_input, conv2d_weight
 
 torch.set_grad_enabled(False)
+# As many threads as the software adapter runs on (bench/torch-peer.ts passes llvmpipe's count).
+if os.environ.get("MATTING_BENCH_TORCH_THREADS"):
+    torch.set_num_threads(int(os.environ["MATTING_BENCH_TORCH_THREADS"]))
 
 
 def same_pad(size, k, s):

@@ -12,7 +12,7 @@ import { parseArgs, helpText, UsageError } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { startTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
-import { TorchPeer, torchStatus } from '../bench/torch-peer.ts';
+import { installTorch, TorchPeer, torchStatus } from '../bench/torch-peer.ts';
 import type { MeasureContext, BenchRow } from '../bench/rows.ts';
 import { runKernelSuite } from '../bench/kernels.ts';
 import { runStepSuite } from '../bench/step.ts';
@@ -33,6 +33,7 @@ const SPEC = {
   tolerance: { type: 'number', default: 1e-3, help: 'agreement needed before a row is timed: max|ours - tfjs| / max|tfjs|' },
   tfjs: { type: 'boolean', default: true, help: 'run the tfjs-backend-webgpu peer (--no-tfjs: ours only)' },
   torch: { type: 'boolean', default: true, help: 'add the PyTorch CPU column to conv rows where MATTING_BENCH_PYTHON (default python3) imports torch' },
+  installTorch: { type: 'boolean', default: false, help: "first install Debian's python3-torch with apt-get if torch does not import (root; for the PyTorch column)" },
   out: { type: 'string', help: 'the JSON results file (default bench/results/<adapter-slug>-<date>.json)' },
 } as const;
 
@@ -113,6 +114,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
         log(`bench: ${peerNote}; timing ours only`);
       }
     }
+    if (o.installTorch && o.torch && suites.has('kernels')) installTorch(log);
     let torch = o.torch && suites.has('kernels') ? torchStatus() : { available: false, text: 'n/a (not run)' };
     let torchPeer: TorchPeer | null = null;
     if (torch.available) {

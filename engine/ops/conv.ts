@@ -12,10 +12,14 @@ import { engine } from '../engine.ts';
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { grid1d } from '../kernels/kernel.ts';
-import { maxBindingElements, windowOf } from '../kernels/binding.ts';
+import { maxBindingElements, windowOf, type Window } from '../kernels/binding.ts';
 import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
+import { directConvGrid, directConvKernel, directConvPackedKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
+import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { full } from '../creation.ts';
+import { keep } from '../scope.ts';
 
 export type Pair = number | readonly [number, number];
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
@@ -130,8 +134,10 @@ function geometryUniforms(g: ConvGeometry, N: number) {
   return { N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, DH: g.DH, DW: g.DW };
 }
 
-/** y = conv(x, w) + b, with y [N, O, OH, OW] given. */
-export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
+/** y = conv(x, w) + b, with y [N, O, OH, OW] given; `variant` overrides the tuned choice. */
+export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, variant?: ConvVariant): void {
+  const v = variant ?? convVariant('forward', g);
+  if (v !== 'gemm') return launchDirectForward(g, x, w, b, y, parseTile(v));
   const e = engine();
   const K = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
@@ -163,12 +169,99 @@ export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
   }
 }
 
+/** The direct kernel (kernels/conv/direct.ts) over batch and output-channel chunks. */
+function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, tile: DirectTile): void {
+  const e = engine();
+  const K = g.C * g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+    const wg = directWorkgroupSize(g, tile, n1 - n0);
+    const layout: WeightLayout = { qStride: K, cStride: g.KH * g.KW, flip: false };
+    const def = tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
+    for (const [o0, o1] of channelChunks(g.O, K)) {
+      let ww = windowOf(w.buffer, o0 * K, o1 * K);
+      const bw = b ? windowOf(b.buffer, o0, o1) : ww;
+      const oCount = o1 - o0;
+      let wOff = u32(ww.first - o0 * K);
+      const packed = tile.packed ? packWeights(g.C, g.KH, g.KW, { qStride: K, cStride: g.KH * g.KW, flip: false }, tile.TN, ww, wOff, oCount) : null;
+      if (packed) {
+        ww = { slice: { buffer: packed.buffer }, first: 0 };
+        wOff = 0;
+      }
+      e.dispatch(
+        def,
+        {
+          N: n1 - n0, O: g.O, oBase: o0, oCount,
+          xOff: u32(xw.first - n0 * xs),
+          wOff,
+          yOff: u32(yw.first - n0 * ys),
+          bOff: b ? u32(bw.first - o0) : 0,
+          hasBias: b ? 1 : 0,
+        },
+        [xw.slice, ww.slice, bw.slice, yw.slice],
+        directConvGrid(g, tile, n1 - n0, oCount, wg),
+      );
+      packed?.dispose();
+    }
+  }
+}
+
+/** The weights of a direct launch repacked for vec4 loads (packWeightsKernel), for `oCount` output channels. */
+function packWeights(C: number, KH: number, KW: number, layout: WeightLayout, TN: number, ww: Window, wOff: number, oCount: number): Tensor {
+  const total = Math.ceil(oCount / TN) * TN * C * KH * KW;
+  const wp = Tensor.empty([total], 'f32', 'packed conv weights');
+  engine().dispatch(packWeightsKernel(C, KH, KW, layout, TN), { oCount, wOff, total }, [ww.slice, wp.buffer], grid1d(total, 64));
+  return wp;
+}
+
+/** A stride-1 conv's input gradient is a conv of dy with the flipped, transposed weight. */
+export function directBackwardDataApplies(g: ConvGeometry): boolean {
+  return g.SH === 1 && g.SW === 1;
+}
+
+function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: DirectTile): Tensor {
+  const e = engine();
+  const KK = g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  const dg: DirectGeometry = {
+    C: g.O, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+    PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
+  };
+  const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+  const layout: WeightLayout = { qStride: KK, cStride: g.C * KK, flip: true };
+  let ww = windowOf(w.buffer, 0, g.O * g.C * KK);
+  let wOff = u32(ww.first);
+  const packed = tile.packed ? packWeights(g.O, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
+  if (packed) {
+    ww = { slice: { buffer: packed.buffer }, first: 0 };
+    wOff = 0;
+  }
+  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+    const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+    const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
+    const wg = directWorkgroupSize(dg, tile, n1 - n0);
+    const def = tile.packed ? directConvPackedKernel(dg, tile, wg) : directConvKernel(dg, layout, tile, wg);
+    e.dispatch(
+      def,
+      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0 },
+      [dyw.slice, ww.slice, ww.slice, dxw.slice],
+      directConvGrid(dg, tile, n1 - n0, g.C, wg),
+    );
+  }
+  packed?.dispose();
+  return dx;
+}
+
 /** dx [N, C, H, W] = conv2d's input gradient for dy [N, O, OH, OW]. */
-export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor): Tensor {
+export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, variant?: ConvVariant): Tensor {
   const e = engine();
   const K = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
+  const v = variant ?? convVariant('backward-data', g);
+  if (v !== 'gemm' && directBackwardDataApplies(g) && oRanges.length === 1) return launchDirectBackwardData(g, dy, w, parseTile(v));
   const partials: Tensor[] = [];
   for (const [o0, o1] of oRanges) {
     const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
@@ -211,67 +304,111 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor): 
 const TARGET_INVOCATIONS = 4096;
 
 /** dw [O, C, KH, KW] = conv2d's weight gradient for input x and output gradient dy. */
-export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor): Tensor {
+export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor, variant?: ConvVariant): Tensor {
+  const v = variant ?? convVariant('backward-weights', g);
+  const cols = g.C * g.KH * g.KW;
+  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
+  for (const [o0, o1] of channelChunks(g.O, cols)) {
+    const slabs = v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v));
+    sumPartialsInto(slabs, dw, o0 * cols, (o1 - o0) * cols);
+  }
+  return dw;
+}
+
+/** Split-K over output rows: about `wanted` splits, each partial slab of `slab` elements within a binding. */
+function splitRows(rows: number, wanted: number, slab: number): { splits: number; rowsPerSplit: number } {
+  const splits = Math.max(1, Math.min(rows, wanted, Math.floor(maxBindingElements() / slab)));
+  const rowsPerSplit = Math.ceil(rows / splits);
+  return { splits: Math.ceil(rows / rowsPerSplit), rowsPerSplit };
+}
+
+/** Workgroups a weight-gradient launch aims for before splitting its long sum over rows. */
+const TARGET_WORKGROUPS = 32;
+
+function directWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number, o1: number, tile: DirectTile): Tensor[] {
   const e = engine();
   const cols = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
-  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  const maxElems = maxBindingElements();
-  for (const [o0, o1] of channelChunks(g.O, cols)) {
-    const oCount = o1 - o0;
-    const tiles = Math.ceil(oCount / 4) * Math.ceil(cols / 4);
-    const slabs: Tensor[] = [];
-    for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
-      const rows = (n1 - n0) * g.OH;
-      let splits = Math.min(rows, Math.max(1, Math.ceil(TARGET_INVOCATIONS / tiles)), Math.floor(maxElems / (oCount * cols)));
-      splits = Math.max(1, splits);
-      const rowsPerSplit = Math.ceil(rows / splits);
-      splits = Math.ceil(rows / rowsPerSplit);
-      const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
-      const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
-      const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
-      e.dispatch(
-        conv2dBackwardWeight,
-        {
-          ...geometryUniforms(g, n1 - n0),
-          xOff: u32(xw.first - n0 * xs),
-          wOff: 0,
-          yOff: u32(dyw.first - n0 * ys),
-          bOff: 0,
-          oBase: o0,
-          oCount,
-          hasBias: 0,
-          splits,
-          rowsPerSplit,
-        },
-        [xw.slice, dyw.slice, part.buffer],
-        grid1d(tiles * splits, CONV_WG),
-      );
-      slabs.push(part);
-    }
-    // Sum the split-K partials (and batch chunks) in a fixed order: deterministic.
-    let stacked: Tensor;
-    if (slabs.length === 1) stacked = slabs[0]!;
-    else {
-      const total = slabs.reduce((s, t) => s + t.shape[0]!, 0);
-      stacked = Tensor.empty([total, oCount * cols]);
-      let at = 0;
-      for (const s of slabs) {
-        e.copy(s.buffer, 0, stacked.buffer, at, s.byteLength);
-        at += s.byteLength;
-        s.dispose();
-      }
-    }
-    if (stacked.shape[0] === 1) {
-      e.copy(stacked.buffer, 0, dw.buffer, o0 * cols * 4, oCount * cols * 4);
-    } else {
-      const summed = sumRaw(stacked, [0], false);
-      e.copy(summed.buffer, 0, dw.buffer, o0 * cols * 4, oCount * cols * 4);
-      summed.dispose();
-    }
-    stacked.dispose();
+  const oCount = o1 - o0;
+  const wgSize = directWeightWorkgroupSize(g.C);
+  const def = directWeightKernel(g, tile, wgSize);
+  const groups = Math.ceil(g.C / wgSize) * Math.ceil(oCount / tile.TN);
+  const slabs: Tensor[] = [];
+  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+    const rows = (n1 - n0) * g.OH;
+    const { splits, rowsPerSplit } = splitRows(rows, Math.ceil(TARGET_WORKGROUPS / groups), oCount * cols);
+    const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+    e.dispatch(
+      def,
+      { N: n1 - n0, O: g.O, oBase: o0, oCount, xOff: u32(xw.first - n0 * xs), wOff: 0, yOff: u32(dyw.first - n0 * ys), bOff: 0, hasBias: 0, rowsPerSplit },
+      [xw.slice, dyw.slice, part.buffer],
+      [Math.ceil(g.C / wgSize), Math.ceil(oCount / tile.TN), splits],
+    );
+    slabs.push(part);
   }
-  return dw;
+  return slabs;
+}
+
+function gemmWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number, o1: number): Tensor[] {
+  const e = engine();
+  const cols = g.C * g.KH * g.KW;
+  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
+  const oCount = o1 - o0;
+  const tiles = Math.ceil(oCount / 4) * Math.ceil(cols / 4);
+  const slabs: Tensor[] = [];
+  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+    const rows = (n1 - n0) * g.OH;
+    const { splits, rowsPerSplit } = splitRows(rows, Math.ceil(TARGET_INVOCATIONS / tiles), oCount * cols);
+    const part = Tensor.empty([splits, oCount * cols], 'f32', 'conv dw partials');
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+    e.dispatch(
+      conv2dBackwardWeight,
+      {
+        ...geometryUniforms(g, n1 - n0),
+        xOff: u32(xw.first - n0 * xs),
+        wOff: 0,
+        yOff: u32(dyw.first - n0 * ys),
+        bOff: 0,
+        oBase: o0,
+        oCount,
+        hasBias: 0,
+        splits,
+        rowsPerSplit,
+      },
+      [xw.slice, dyw.slice, part.buffer],
+      grid1d(tiles * splits, CONV_WG),
+    );
+    slabs.push(part);
+  }
+  return slabs;
+}
+
+/** Sums split-K partials (and batch chunks) in a fixed order into dw[at, at + count): deterministic. */
+function sumPartialsInto(slabs: Tensor[], dw: Tensor, at: number, count: number): void {
+  const e = engine();
+  let stacked: Tensor;
+  if (slabs.length === 1) stacked = slabs[0]!;
+  else {
+    const total = slabs.reduce((s, t) => s + t.shape[0]!, 0);
+    stacked = Tensor.empty([total, count]);
+    let off = 0;
+    for (const s of slabs) {
+      e.copy(s.buffer, 0, stacked.buffer, off, s.byteLength);
+      off += s.byteLength;
+      s.dispose();
+    }
+  }
+  if (stacked.shape[0] === 1) {
+    e.copy(stacked.buffer, 0, dw.buffer, at * 4, count * 4);
+  } else {
+    const summed = sumRaw(stacked, [0], false);
+    e.copy(summed.buffer, 0, dw.buffer, at * 4, count * 4);
+    summed.dispose();
+  }
+  stacked.dispose();
 }
 
 /** Bias gradient: dy summed over batch and space. */
@@ -311,3 +448,25 @@ export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, o
     return [gx, w.node || w.requiresGrad ? launchConvBackwardWeight(g, gy, sx!) : null, b ? biasGradient(gy) : null];
   });
 }
+
+// The autotuner's trial runs: operands of the shape (constant values: no denormals), one pass per run.
+registerConvTrial((pass, g) => {
+  const x = keep(full([g.N, g.C, g.H, g.W], 0.5));
+  const w = keep(full([g.O, g.C, g.KH, g.KW], 0.25));
+  const dy = keep(full([g.N, g.O, g.OH, g.OW], 0.5));
+  return {
+    run: (v) => {
+      if (pass === 'forward') {
+        const y = Tensor.empty([g.N, g.O, g.OH, g.OW]);
+        launchConvForward(g, x, w, null, y, v);
+        y.dispose();
+      } else if (pass === 'backward-data') launchConvBackwardData(g, dy, w, v).dispose();
+      else launchConvBackwardWeight(g, x, dy, v).dispose();
+    },
+    dispose: () => {
+      x.dispose();
+      w.dispose();
+      dy.dispose();
+    },
+  };
+});

@@ -6,6 +6,7 @@
  * reads one count of non-finite values (loss and updated weights) every step to undo a bad one.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, renameSync, unlinkSync } from 'node:fs';
+import { tunePendingConvs } from '../../engine/autotune.ts';
 import { join } from 'node:path';
 import { backward } from '../../engine/autograd/backward.ts';
 import { engine } from '../../engine/engine.ts';
@@ -31,6 +32,9 @@ import { applyStage, type Stage } from './stages.ts';
 import { resolveResume } from './resume.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadPretrained } from '../pretrained.ts';
+
+/** Conv-variant tuning per run, at most (the costliest shapes first; the cache keeps the rest for later runs). */
+const TUNE_BUDGET_MS = 15_000;
 
 export interface TrainOptions {
   config: ModelConfig;
@@ -193,6 +197,7 @@ export class Trainer {
       let reason: 'finished' | 'interrupted' | 'non-finite' = 'finished';
       let windowFirstStep = step + 1;
       let validating = true;
+      let tuned = false;
       while (step < o.steps && !this.stopRequested) {
         const batch = await loader.next();
         // Back-pressure: step k is recorded only once the GPU has finished step k-2, whatever the log
@@ -210,6 +215,13 @@ export class Trainer {
           this.lrScale = lrScale;
         }
         step++;
+        // After the first step every conv shape of the model has been seen: time its kernel variants
+        // on this adapter (cached across runs, engine/autotune.ts), outside any step, within a budget.
+        // (the first step of this run, resumed or not)
+        if (!tuned) {
+          tuned = true;
+          await tunePendingConvs(TUNE_BUDGET_MS);
+        }
         stepsInWindow++;
         ({ epoch, batchIndex } = nextPosition(batch, loader.batchesPerEpoch));
         const atLog = step % o.logEvery === 0 || step === o.steps || this.stopRequested;

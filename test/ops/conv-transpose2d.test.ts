@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
+import { VARIANT_SETS, useVariants } from '../helpers/conv-variants.ts';
 import { checkOp } from '../helpers/op-check.ts';
 import {
   convTranspose2d as refConvT,
@@ -31,10 +32,11 @@ const cases: Case[] = [
   { n: 2, cin: 1, cout: 4, h: 2, w: 2, k: 5, stride: 2, mode: 'torch', pad: 2, outPad: 1 },
 ];
 
-describe('convTranspose2d against the f64 reference (forward, dx, dw, db)', () => {
+describe.each(VARIANT_SETS)('convTranspose2d against the f64 reference (forward, dx, dw, db), variants $name', ({ name, set }) => {
   for (const c of cases) {
     const label = `x[${c.n},${c.cin},${c.h},${c.w}] k${c.k} -> ${c.cout} s${c.stride} ${c.mode} p${c.pad ?? 0} op${c.outPad ?? 0} d${c.dilation ?? 1}${c.bias ? ' bias' : ''}`;
     it(label, async () => {
+      useVariants(set);
       const d = c.dilation ?? 1;
       const ro: ConvT2dOpts =
         c.mode === 'same'
@@ -46,7 +48,7 @@ describe('convTranspose2d against the f64 reference (forward, dx, dw, db)', () =
           : { stride: c.stride, padding: c.pad ?? 0, outputPadding: c.outPad ?? 0, dilation: d };
       await checkOp({
         op: 'convTranspose2d',
-        label,
+        label: `${label} [${name}]`,
         inputs: [
           { shape: [c.n, c.cin, c.h, c.w], grad: true },
           { shape: [c.cin, c.cout, c.k, c.k], grad: true },

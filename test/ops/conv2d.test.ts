@@ -1,5 +1,8 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { backward, tensor } from '../../engine/index.ts';
+import { mulberry32, randomArr } from '../reference/array.ts';
 import { useEngine } from '../helpers/gpu.ts';
+import { VARIANT_SETS, useVariants } from '../helpers/conv-variants.ts';
 import { checkOp } from '../helpers/op-check.ts';
 import { conv2d as refConv, conv2dBackward, tfConv2dOpts, type Conv2dOpts } from '../reference/conv2d.ts';
 import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
@@ -33,12 +36,16 @@ const cases: Case[] = [
   { n: 3, c: 1, h: 2, w: 2, o: 1, k: 1, stride: 2 },
   { n: 1, c: 5, h: 32, w: 32, o: 1, k: 5, pad: 'same', bias: true }, // 5x5 conv to one channel (alpha head)
   { n: 1, c: 4, h: 7, w: 7, o: 3, k: 7, dilation: 1, pad: 'same', stride: 2 },
+  { n: 2, c: 3, h: 5, w: 37, o: 10, k: 3, pad: [1, 1, 1, 1], bias: true }, // rows wider than a 16-pixel tile, 10 channels
+  { n: 2, c: 3, h: 5, w: 6, o: 9, k: 3, pad: [3, 0, 2, 3] }, // padding beyond the kernel: negative mirrored padding in dx
+  { n: 3, c: 9, h: 9, w: 11, o: 17, k: 3, pad: 'same' }, // 9 input lanes, 17 output channels
 ];
 
-describe('conv2d against the f64 reference (forward, dx, dw, db)', () => {
+describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, db), variants $name', ({ name, set }) => {
   for (const c of cases) {
     const label = `x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1} d${c.dilation ?? 1} pad ${c.pad ?? 0}${c.bias ? ' bias' : ''}`;
     it(label, async () => {
+      useVariants(set);
       const ro = refOpts(c);
       const [kh, kw] = typeof c.k === 'number' ? [c.k, c.k] : c.k;
       const gpuOpts: Conv2dOptions = {
@@ -53,7 +60,7 @@ describe('conv2d against the f64 reference (forward, dx, dw, db)', () => {
       ];
       await checkOp({
         op: 'conv2d',
-        label,
+        label: `${label} [${name}]`,
         inputs,
         gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, gpuOpts),
         ref: ([x, w, b]) => refConv(x!, w!, b ?? null, ro),
@@ -64,4 +71,24 @@ describe('conv2d against the f64 reference (forward, dx, dw, db)', () => {
       });
     });
   }
+});
+
+describe('direct conv variants are deterministic', () => {
+  it('two runs of forward, dx and dw are bit-identical', async () => {
+    useVariants(VARIANT_SETS[1]!.set);
+    const run = async () => {
+      const rng = mulberry32(7);
+      const x = tensor(Float32Array.from(randomArr([2, 16, 19, 23], rng).data), [2, 16, 19, 23]);
+      const w = tensor(Float32Array.from(randomArr([24, 16, 3, 3], rng).data), [24, 16, 3, 3]);
+      x.requiresGrad = true;
+      w.requiresGrad = true;
+      const y = conv2d(x, w, null, { padding: 1 });
+      backward(y, tensor(Float32Array.from(randomArr([...y.shape], rng).data), y.shape));
+      const out = [await y.data(), await x.grad!.data(), await w.grad!.data()];
+      for (const t of [x, w, y]) t.dispose();
+      return out;
+    };
+    const a = await run(), b = await run();
+    for (let i = 0; i < 3; i++) expect(Buffer.from(b[i]!.buffer).equals(Buffer.from(a[i]!.buffer)), `output ${i}`).toBe(true);
+  });
 });

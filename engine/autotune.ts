@@ -1,0 +1,213 @@
+/**
+ * Which conv kernel variant runs, per adapter and shape.
+ *
+ * Variants: 'gemm' (kernels/conv2d.ts: tiled implicit GEMM, any shape) and 'direct-PxTN'
+ * (kernels/conv/direct.ts, generated per shape, register tile P pixels x TN channels). Which is
+ * fastest depends on the adapter (llvmpipe's SIMD lanes vs a GPU's warps) and on the shape, so it is
+ * measured: a conv op looks its (adapter, pass, shape) key up in the cache; an unknown key runs a
+ * heuristic default and is queued, and `tunePendingConvs()` (outside any training step: it waits on
+ * the GPU) times every candidate on the adapter at hand and stores the fastest. The cache is a JSON
+ * file outside the package folder ($MATTING_AUTOTUNE_CACHE, else $XDG_CACHE_HOME or ~/.cache, then
+ * matting-engine/conv-variants.json), so a later process starts with the choices made;
+ * MATTING_AUTOTUNE=0 turns measuring off (defaults only); MATTING_CONV_VARIANT=gemm (or another
+ * variant) forces one variant wherever it applies. For a fixed
+ * cache the choice is fixed, so results stay bit-identical run to run.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { engine } from './engine.ts';
+import type { ConvGeometry } from './kernels/conv2d.ts';
+import type { DirectTile } from './kernels/conv/direct.ts';
+import { maxBindingElements } from './kernels/binding.ts';
+
+export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
+/** 'gemm', 'direct-PxTN', or 'direct-PxTNv' (weights repacked for vec4 loads). */
+export type ConvVariant = string;
+
+const forced: Partial<Record<ConvPass, ConvVariant>> = {};
+
+/** Forces a variant for a pass (tests, benchmarks); undefined restores the tuned choice. */
+export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): void {
+  if (v !== undefined && v !== 'gemm') parseTile(v);
+  if (v === undefined) delete forced[pass];
+  else forced[pass] = v;
+}
+
+export function parseTile(v: ConvVariant): DirectTile {
+  const m = /^direct-(\d+)x(\d+)(v?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm, direct-PxTN or direct-PxTNv)`);
+  return { P: Number(m[1]), TN: Number(m[2]), packed: m[3] === 'v' };
+}
+
+/** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
+export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
+  if (v === 'gemm') return true;
+  const { P, TN, packed } = parseTile(v);
+  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed;
+  if (packed && TN % 4 !== 0) return false;
+  if (pass === 'backward-data') {
+    if (g.SH !== 1 || g.SW !== 1 || g.O * g.C * g.KH * g.KW > maxBindingElements()) return false;
+  }
+  return P * TN <= 128;
+}
+
+/** Multiply-adds of one conv pass (all three passes have the same count). */
+const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g.KH * g.KW;
+
+/** Candidates the tuner times, per pass (filtered by variantApplies). */
+const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
+  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
+  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
+  'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1'],
+};
+
+export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
+  return CANDIDATES[pass].filter((v) => variantApplies(pass, g, v));
+}
+
+/**
+ * Before tuning: what measured best on llvmpipe (GL route, Mesa 22.3) for most shapes. A conv of
+ * under ~2 MFLOP is dominated by the launch itself: it keeps the one-dispatch gemm kernel.
+ */
+function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
+  if (convFlops(g) < 1e6) return 'gemm';
+  if (pass === 'backward-weights') {
+    for (const v of ['direct-4x8', 'direct-4x2']) if (variantApplies(pass, g, v) && g.C >= 8) return v;
+    return 'gemm';
+  }
+  const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];
+  if (wide < 8 || channels < 8) return 'gemm';
+  const v = wide < 16 ? 'direct-8x8v' : channels >= 16 ? 'direct-16x16v' : 'direct-16x8v';
+  return variantApplies(pass, g, v) ? v : 'gemm';
+}
+
+export function shapeKey(pass: ConvPass, g: ConvGeometry): string {
+  return `${pass} N${g.N} C${g.C} ${g.H}x${g.W} -> O${g.O} ${g.OH}x${g.OW} k${g.KH}x${g.KW} s${g.SH},${g.SW} p${g.PT},${g.PL} d${g.DH},${g.DW}`;
+}
+
+function adapterKey(): string {
+  const a = engine().acquired;
+  return `${a.info.vendor} | ${a.info.architecture} | ${a.info.description} | ${a.backend}`;
+}
+
+export function autotuneCachePath(): string {
+  const env = process.env.MATTING_AUTOTUNE_CACHE;
+  if (env) return env;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'matting-engine', 'conv-variants.json');
+}
+
+type CacheFile = Record<string, Record<string, { variant: ConvVariant; ms: Record<string, number> }>>;
+let cache: CacheFile | null = null;
+
+/** MATTING_AUTOTUNE=0: never measure, run the defaults (the test suite sets it). */
+const tuningOff = (): boolean => process.env.MATTING_AUTOTUNE === '0';
+const pending = new Map<string, { pass: ConvPass; g: ConvGeometry }>();
+
+function loadCache(): CacheFile {
+  if (cache) return cache;
+  try {
+    const parsed = JSON.parse(readFileSync(autotuneCachePath(), 'utf8')) as unknown;
+    cache = parsed && typeof parsed === 'object' ? (parsed as CacheFile) : {};
+  } catch {
+    cache = {}; // absent or unreadable: tune again (the file is only a cache)
+  }
+  return cache;
+}
+
+function saveCache(): void {
+  const path = autotuneCachePath();
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(`${path}.tmp`, JSON.stringify(cache, null, 1));
+    renameSync(`${path}.tmp`, path);
+  } catch {
+    // a read-only home: the choices still hold for this process
+  }
+}
+
+/** MATTING_CONV_VARIANT=NAME forces one variant on every pass where it applies (e.g. gemm: the old kernels). */
+function envVariant(): ConvVariant | undefined {
+  const v = process.env.MATTING_CONV_VARIANT;
+  if (!v) return undefined;
+  if (v !== 'gemm') parseTile(v);
+  return v;
+}
+
+/** The variant a conv pass of this shape runs now. */
+export function convVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
+  const f = forced[pass] ?? envVariant();
+  if (f !== undefined && variantApplies(pass, g, f)) return f;
+  const key = shapeKey(pass, g);
+  if (tuningOff()) return defaultVariant(pass, g);
+  const hit = loadCache()[adapterKey()]?.[key];
+  if (hit && variantApplies(pass, g, hit.variant)) return hit.variant;
+  pending.set(key, { pass, g });
+  return defaultVariant(pass, g);
+}
+
+/** The measured choice for a shape, if tuned on this adapter. */
+export function tunedConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant | undefined {
+  return loadCache()[adapterKey()]?.[shapeKey(pass, g)]?.variant;
+}
+
+/** Operands for one pass of a shape, and a run of it with a variant (ops/conv.ts owns the launchers). */
+export type ConvTrial = (pass: ConvPass, g: ConvGeometry) => { run: (v: ConvVariant) => void; dispose: () => void };
+let trialOf: ConvTrial | null = null;
+export function registerConvTrial(t: ConvTrial): void {
+  trialOf = t;
+}
+
+/** Times every candidate of one shape (after a compile-and-warm run each) and stores the fastest. */
+export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promise<ConvVariant> {
+  if (tuningOff() || envVariant()) return convVariant(pass, g);
+  const key = shapeKey(pass, g);
+  const ad = adapterKey();
+  const known = loadCache()[ad]?.[key];
+  pending.delete(key);
+  if (known) return known.variant;
+  if (!trialOf) throw new Error('autotune: no conv trial registered (import engine/ops/conv.ts)');
+  const e = engine();
+  const ms: Record<string, number> = {};
+  const cands = convCandidates(pass, g);
+  const trial = trialOf(pass, g);
+  const runs = cands.map((v) => () => trial.run(v));
+  const timeOnce = async (run: () => void): Promise<number> => {
+    const t0 = performance.now();
+    run();
+    e.flush();
+    await e.device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  const samples: number[][] = cands.map(() => []);
+  for (const run of runs) await timeOnce(run); // compiles
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < runs.length; i++) samples[i]!.push(await timeOnce(runs[i]!)); // interleaved
+  }
+  trial.dispose();
+  cands.forEach((v, i) => (ms[v] = Math.min(...samples[i]!))); // the minimum: least disturbed by other load
+  const best = cands.reduce((b, v) => (ms[v]! < ms[b]! ? v : b), cands[0]!);
+  (loadCache()[ad] ??= {})[key] = { variant: best, ms };
+  saveCache();
+  await e.sync();
+  return best;
+}
+
+/**
+ * Tunes the shapes that ran on a default since the last call (call it between training steps),
+ * the costliest first, until `budgetMs` is spent (most of it is compiling the candidates); the rest
+ * keep their defaults and stay queued, so a later call (or run: the cache persists) goes on.
+ */
+export async function tunePendingConvs(budgetMs = Infinity): Promise<number> {
+  if (tuningOff() || envVariant()) return 0;
+  const todo = [...pending.values()].sort((a, b) => convFlops(b.g) - convFlops(a.g));
+  const t0 = performance.now();
+  let done = 0;
+  for (const { pass, g } of todo) {
+    if (performance.now() - t0 >= budgetMs) break;
+    await tuneConv(pass, g);
+    done++;
+  }
+  return done;
+}

@@ -1,0 +1,300 @@
+/**
+ * "direct": conv kernels generated per shape, for SIMD CPU adapters (llvmpipe) first.
+ *
+ * The geometry (channels, sizes, kernel, stride, padding, dilation) and the register tile are baked
+ * into the WGSL text, so every loop over kernel columns and tile pixels is straight-line code with
+ * folded index arithmetic (one cached pipeline per shape and tile). Two properties make them fast on
+ * llvmpipe, where an invocation is a SIMD lane and a load whose address differs per lane is a
+ * per-lane gather:
+ * - the channel block of the weights (or of the output gradient, for the weight kernel) comes from
+ *   `workgroup_id`, so its addresses are uniform and those loads are scalar loads plus a broadcast;
+ * - the per-lane loads are shared: P neighbouring output pixels of one row need (P-1)*SW+(KW-1)*DW+1
+ *   input values per kernel row, loaded once (6 instead of 12 for P=4 with a 3x3 stride-1 kernel).
+ * Padding is a select on clamped (always in-bounds) addresses: no branches in the inner loop.
+ *
+ * `directConvKernel` computes y[n, q, oy, ox] = sum_{c, ky, kx} x[n, c, iy, ix] * w(q, c, ky, kx)
+ * with iy = oy*SH - PT + ky*DH, ix = ox*SW - PL + kx*DW. It is a conv's forward, and (with the
+ * weight read transposed and flipped, and the padding mirrored) a stride-1 conv's input gradient.
+ * `directWeightKernel` computes a conv's weight gradient.
+ */
+import type { KernelDef } from '../kernel.ts';
+
+/** Invocations per workgroup: up to 64, fewer when a launch has few pixel tiles (idle lanes still cost). */
+export function directWorkgroupSize(g: DirectGeometry, tile: DirectTile, N: number): number {
+  const tiles = N * g.OH * Math.ceil(g.OW / tile.P);
+  let wg = 8;
+  while (wg < 64 && wg < tiles) wg *= 2;
+  return wg;
+}
+
+/** A conv in the kernel's own terms: x [N, C, H, W] -> y [N, O, OH, OW] (only the launch's slice). */
+export interface DirectGeometry {
+  C: number; H: number; W: number; OH: number; OW: number;
+  KH: number; KW: number; SH: number; SW: number; PT: number; PL: number; DH: number; DW: number;
+}
+
+/** How w(q, c, ky, kx) is addressed: q*qStride + c*cStride + tap, tap flipped (the input gradient). */
+export interface WeightLayout {
+  qStride: number;
+  cStride: number;
+  flip: boolean;
+}
+
+/** A register tile: P output pixels of one row x TN output channels per invocation. */
+export interface DirectTile {
+  P: number;
+  TN: number;
+  /** Weights repacked first for vec4 loads (directConvPackedKernel); forward kernels only. */
+  packed?: boolean;
+}
+
+const DIRECT_UNIFORMS = [
+  ['N', 'u32'], ['O', 'u32'], ['oBase', 'u32'], ['oCount', 'u32'],
+  ['xOff', 'u32'], ['wOff', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'],
+] as const;
+
+/** Distinct column offsets p*SW + kx*DW of a tile, in increasing order. */
+function columnOffsets(P: number, KW: number, SW: number, DW: number): number[] {
+  const set = new Set<number>();
+  for (let p = 0; p < P; p++) for (let kx = 0; kx < KW; kx++) set.add(p * SW + kx * DW);
+  return [...set].sort((a, b) => a - b);
+}
+
+/** `- v` for a constant v of either sign (WGSL has no `- -3`). */
+const minus = (v: number): string => (v >= 0 ? `- ${v}` : `+ ${-v}`);
+
+const range = (n: number): number[] => [...Array(n).keys()];
+
+/** Shared by both forward kernels: the invocation's tile (pixels ox0.. of row oy of sample n) and its input columns. */
+function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[]): string {
+  const { C, H, W, OH, OW, SW, PL } = g;
+  const OWT = Math.ceil(OW / P);
+  return `  let tiles = u.N * ${OH * OWT}u;
+  let t = min(gid.x, tiles - 1u);
+  let xt = t % ${OWT}u;
+  let r = t / ${OWT}u;
+  let oy = r % ${OH}u;
+  let n = r / ${OH}u;
+  let ox0 = xt * ${P}u;
+  let o0 = wg.y * ${TN}u;
+  let xn = n * ${C * H * W}u - u.xOff;
+${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}`;
+}
+
+/** The row loads of one (c, ky): the distinct input columns of the tile, zero in the padding. */
+function rowLoads(g: DirectGeometry, cols: number[]): string {
+  const { H, W, SH, DH, PT } = g;
+  return `      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
+      let rv = iy >= 0 && iy < ${H};
+      let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
+${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}`;
+}
+
+/** Shared epilogue: bias and the guarded writes; acc(p, q) names the accumulator of pixel p, channel q. */
+function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number, q: number) => string): string {
+  const { OH, OW } = g;
+  return `  if (gid.x >= tiles) { return; }
+  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
+${range(TN)
+  .map(
+    (q) => `  if (o0 + ${q}u < u.oCount) {
+    var b${q} = 0.0;
+    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
+${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = ${acc(p, q)} + b${q}; }`).join('\n')}
+  }`,
+  )
+  .join('\n')}`;
+}
+
+export function directConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
+  const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
+  const { P, TN } = tile;
+  const cols = columnOffsets(P, KW, SW, DW);
+  const P_ = range(P), Q = range(TN);
+  const tap = (kyExpr: string, kx: number): string =>
+    wl.flip ? `(${KH - 1}u - ${kyExpr}) * ${KW}u + ${KW - 1 - kx}u` : `${kyExpr} * ${KW}u + ${kx}u`;
+  const inner: string[] = [];
+  for (let kx = 0; kx < KW; kx++) {
+    for (const q of Q) inner.push(`      let w${q}_${kx} = w[wq${q} + wc + ${tap('ky', kx)}];`);
+    for (const p of P_) {
+      const j = p * SW + kx * DW;
+      for (const q of Q) inner.push(`      a${p}_${q} += x${j} * w${q}_${kx};`);
+    }
+  }
+  return {
+    name: `convDirect_${P}x${TN}`,
+    uniforms: DIRECT_UNIFORMS,
+    storage: [
+      ['x', 'read', 'array<f32>'],
+      ['w', 'read', 'array<f32>'],
+      ['bias', 'read', 'array<f32>'],
+      ['y', 'write', 'array<f32>'],
+    ],
+    body: `
+// x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
+// one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y: uniform).
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+${tilePrologue(g, P, TN, cols)}
+${Q.map((q) => `  let wq${q} = min(o0 + ${q}u, u.oCount - 1u) * ${wl.qStride}u - u.wOff;`).join('\n')}
+${P_.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
+  for (var c = 0u; c < ${C}u; c++) {
+    let wc = c * ${wl.cStride}u;
+    for (var ky = 0u; ky < ${KH}u; ky++) {
+${rowLoads(g, cols)}
+${inner.join('\n')}
+    }
+  }
+${tileEpilogue(g, P, TN, (p, q) => `a${p}_${q}`)}
+}`,
+  };
+}
+
+/** Workgroups of a directConvKernel launch over N samples and oCount channels. */
+export function directConvGrid(g: DirectGeometry, tile: DirectTile, N: number, oCount: number, wgSize: number): [number, number, number] {
+  return [Math.ceil((N * g.OH * Math.ceil(g.OW / tile.P)) / wgSize), Math.ceil(oCount / tile.TN), 1];
+}
+
+/**
+ * The weight gradient dw[o, c, ky, kx] = sum_{n, oy, ox} dy[n, o, oy, ox] * x[n, c, iy, ix] of a conv
+ * (x [N, C, H, W] -> dy [N, O, OH, OW]). One invocation: one input channel c (its lane) x all KH*KW
+ * taps x TN output channels (workgroup_id.y), summed over the rows (n, oy) of split workgroup_id.z,
+ * P output columns at a time. The output-gradient values are uniform loads (channel block and
+ * position are the same for every lane), and so are the row and column validity tests; only the
+ * x values are per-lane loads, each shared by KW taps. Partials land in dw[split][o][c][ky][kx].
+ */
+export function directWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
+  const { P, TN } = tile;
+  const OWT = Math.ceil(OW / P);
+  const KK = KH * KW;
+  const cols = columnOffsets(P, KW, SW, DW);
+  const P_ = range(P), Q = range(TN), KY = range(KH), KX = range(KW);
+  const tail = OW % P !== 0;
+  const body: string[] = [];
+  for (const p of P_) {
+    for (const q of Q) {
+      const at = `dyq${q} + ox0 + ${p}u`;
+      body.push(tail ? `      let d${q}_${p} = select(0.0, dy[min(${at}, dyq${q} + ${OW - 1}u)], ox0 + ${p}u < ${OW}u);` : `      let d${q}_${p} = dy[${at}];`);
+    }
+  }
+  for (const ky of KY) {
+    for (const j of cols) body.push(`      let x${ky}_${j} = select(0.0, x[row${ky} + u32(clamp(i32(ox0 * ${SW}u) + (${j - PL}), 0, ${W - 1}))], rv${ky} && i32(ox0 * ${SW}u) + (${j - PL}) >= 0 && i32(ox0 * ${SW}u) + (${j - PL}) < ${W});`);
+    for (const kx of KX) for (const p of P_) for (const q of Q) body.push(`      a${q}_${ky}_${kx} += d${q}_${p} * x${ky}_${p * SW + kx * DW};`);
+  }
+  return {
+    name: `convDirectWeight_${P}x${TN}`,
+    uniforms: [...DIRECT_UNIFORMS, ['rowsPerSplit', 'u32']],
+    storage: [
+      ['x', 'read', 'array<f32>'],
+      ['dy', 'read', 'array<f32>'],
+      ['dw', 'write', 'array<f32>'],
+    ],
+    body: `
+// x [N,${C},${H},${W}], dy [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW}.
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let c = min(gid.x, ${C - 1}u);
+  let o0 = wg.y * ${TN}u;
+  let s = wg.z;
+  let r0 = s * u.rowsPerSplit;
+  let r1 = min(r0 + u.rowsPerSplit, u.N * ${OH}u);
+${Q.map((q) => `  let oq${q} = u.oBase + min(o0 + ${q}u, u.oCount - 1u);`).join('\n')}
+${Q.flatMap((q) => KY.flatMap((ky) => KX.map((kx) => `  var a${q}_${ky}_${kx} = 0.0;`))).join('\n')}
+  for (var r = r0; r < r1; r++) {
+    let n = r / ${OH}u;
+    let oy = r % ${OH}u;
+    let xrow = n * ${C * H * W}u + c * ${H * W}u - u.xOff;
+    let dyn = n * u.O * ${OH * OW}u + oy * ${OW}u - u.yOff;
+${Q.map((q) => `    let dyq${q} = dyn + oq${q} * ${OH * OW}u;`).join('\n')}
+${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + (${ky * DH - PT});\n    let rv${ky} = iy${ky} >= 0 && iy${ky} < ${H};\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
+    for (var xb = 0u; xb < ${OWT}u; xb++) {
+      let ox0 = xb * ${P}u;
+${body.join('\n')}
+    }
+  }
+  if (gid.x >= ${C}u) { return; }
+  let base = (s * u.oCount + o0) * ${C * KK}u + c * ${KK}u;
+${Q.map((q) => `  if (o0 + ${q}u < u.oCount) {\n${KY.flatMap((ky) => KX.map((kx) => `    dw[base + ${q * C * KK + ky * KW + kx}u] = a${q}_${ky}_${kx};`)).join('\n')}\n  }`).join('\n')}
+}`,
+  };
+}
+
+/** Lanes of a weight-gradient workgroup: one per input channel, 8 to 64. */
+export function directWeightWorkgroupSize(C: number): number {
+  let wg = 8;
+  while (wg < 64 && wg < C) wg *= 2;
+  return wg;
+}
+
+/**
+ * The weights of a directConvKernel launch repacked for vec4 loads: wp[b][c][tap][TN] (b the block of
+ * TN output channels, zero past the last channel), so that the TN weights one tap needs are TN/4
+ * uniform vec4 loads instead of TN scalar ones. One invocation per packed element.
+ */
+export function packWeightsKernel(C: number, KH: number, KW: number, wl: WeightLayout, TN: number): KernelDef {
+  const KK = KH * KW;
+  return {
+    name: `convPackWeights_${TN}`,
+    uniforms: [['oCount', 'u32'], ['wOff', 'u32'], ['total', 'u32']],
+    storage: [
+      ['w', 'read', 'array<f32>'],
+      ['wp', 'write', 'array<f32>'],
+    ],
+    body: `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= u.total) { return; }
+  let q = i % ${TN}u;
+  let r = i / ${TN}u;
+  let t = r % ${KK}u;
+  let r2 = r / ${KK}u;
+  let c = r2 % ${C}u;
+  let o = (r2 / ${C}u) * ${TN}u + q;
+  let tap = ${wl.flip ? `${KK - 1}u - t` : 't'};
+  wp[i] = select(0.0, w[min(o, u.oCount - 1u) * ${wl.qStride}u + c * ${wl.cStride}u + tap - u.wOff], o < u.oCount);
+}`,
+  };
+}
+
+/** directConvKernel reading packWeightsKernel's layout (vec4 weight loads); TN a multiple of 4. */
+export function directConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
+  const { P, TN } = tile;
+  const V = TN / 4;
+  const cols = columnOffsets(P, KW, SW, DW);
+  const P_ = range(P), Vs = range(V);
+  const inner: string[] = [];
+  for (let kx = 0; kx < KW; kx++) {
+    for (const v of Vs) inner.push(`      let w${v}_${kx} = w[wt + ${kx * V + v}u];`);
+    for (const p of P_) for (const v of Vs) inner.push(`      a${p}_${v} += x${p * SW + kx * DW} * w${v}_${kx};`);
+  }
+  return {
+    name: `convDirectPacked_${P}x${TN}`,
+    uniforms: DIRECT_UNIFORMS,
+    storage: [
+      ['x', 'read', 'array<f32>'],
+      ['w', 'read', 'array<vec4<f32>>'],
+      ['bias', 'read', 'array<f32>'],
+      ['y', 'write', 'array<f32>'],
+    ],
+    body: `
+// x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
+// one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+${tilePrologue(g, P, TN, cols)}
+  let wb = wg.y * ${C * KH * KW * V}u;
+${P_.flatMap((p) => Vs.map((v) => `  var a${p}_${v} = vec4<f32>(0.0);`)).join('\n')}
+  for (var c = 0u; c < ${C}u; c++) {
+    for (var ky = 0u; ky < ${KH}u; ky++) {
+      let wt = wb + (c * ${KH}u + ky) * ${KW * V}u;
+${rowLoads(g, cols)}
+${inner.join('\n')}
+    }
+  }
+${tileEpilogue(g, P, TN, (p, q) => `a${p}_${Math.floor(q / 4)}[${q % 4}]`)}
+}`,
+  };
+}

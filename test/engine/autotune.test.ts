@@ -1,0 +1,60 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useEngine } from '../helpers/gpu.ts';
+import { tidy, zeros } from '../../engine/index.ts';
+import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
+import { convCandidates, convVariant, forceConvVariant, shapeKey, tuneConv, tunePendingConvs } from '../../engine/autotune.ts';
+
+useEngine();
+
+const dir = mkdtempSync(join(tmpdir(), 'matting-autotune-'));
+const saved = { on: process.env.MATTING_AUTOTUNE, path: process.env.MATTING_AUTOTUNE_CACHE };
+beforeAll(() => {
+  process.env.MATTING_AUTOTUNE = '1';
+  process.env.MATTING_AUTOTUNE_CACHE = join(dir, 'conv-variants.json');
+});
+afterAll(() => {
+  process.env.MATTING_AUTOTUNE = saved.on;
+  process.env.MATTING_AUTOTUNE_CACHE = saved.path;
+});
+
+type Cache = Record<string, Record<string, { variant: string; ms: Record<string, number> }>>;
+
+describe('conv autotuner', () => {
+  const g = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 1 });
+
+  it('times every candidate, keeps the fastest in the cache file, and then runs it', async () => {
+    const v = await tuneConv('forward', g, 1);
+    const file = JSON.parse(readFileSync(join(dir, 'conv-variants.json'), 'utf8')) as Cache;
+    const entries = Object.values(file).map((a) => a[shapeKey('forward', g)]).filter((x) => x);
+    expect(entries).toHaveLength(1);
+    const entry = entries[0]!;
+    expect(Object.keys(entry.ms).sort()).toEqual(convCandidates('forward', g).sort());
+    const fastest = Object.entries(entry.ms).reduce((b, e) => (e[1] < b[1] ? e : b));
+    expect(entry.variant).toBe(fastest[0]);
+    expect(v).toBe(entry.variant);
+    expect(convVariant('forward', g)).toBe(v);
+  });
+
+  it('a forced variant wins over the cache; an unknown one is refused', () => {
+    forceConvVariant('forward', 'direct-4x4');
+    expect(convVariant('forward', g)).toBe('direct-4x4');
+    forceConvVariant('forward', undefined);
+    expect(() => forceConvVariant('forward', 'winograd')).toThrow(/unknown conv variant/);
+  });
+
+  it('the input gradient of a strided conv has no direct candidate', () => {
+    const s2 = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 1, stride: 2 });
+    expect(convCandidates('backward-data', s2)).toEqual(['gemm']);
+  });
+
+  it('shapes seen by conv ops are tuned by tunePendingConvs, once', async () => {
+    tidy(() => conv2d(zeros([2, 3, 9, 9]), zeros([5, 3, 3, 3]), null, { padding: 1 }));
+    expect(await tunePendingConvs()).toBe(1);
+    expect(await tunePendingConvs()).toBe(0);
+    const file = readFileSync(join(dir, 'conv-variants.json'), 'utf8');
+    expect(file).toContain(shapeKey('forward', conv2dGeometry([2, 3, 9, 9], [5, 3, 3, 3], { padding: 1 })));
+  });
+});

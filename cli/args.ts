@@ -42,26 +42,27 @@ export type Parsed<S extends OptionSpec> = { [K in keyof S]: S[K]['type'] extend
 
 export interface ParseOptions {
   /** Named options that bare arguments fill, in order (`predict MODEL IMAGE TRIMAP`). */
-  positionals?: readonly string[];
+  positionals?: readonly string[] | ((count: number) => readonly string[]);
+  /** Options that were renamed: old kebab name -> the message's explanation (e.g. 'renamed --head: ...'). */
+  renamed?: Record<string, string>;
 }
 
 /** `batchSize` -> `batch-size`. */
 export const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 const camel = (k: string): string => k.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-/** Levenshtein distance (small strings only). */
+/** Edit distance with adjacent transpositions counted as one edit ('trian' -> 'train' is 1). */
 export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /** The closest candidate within a typo's reach (about one edit per three letters), or a unique prefix match. */
@@ -118,6 +119,8 @@ export function parseArgs<S extends OptionSpec>(argv: string[], spec: S, verb: s
     else if (raw.startsWith('no-') && spec[camel(raw.slice(3))]?.type === 'boolean') [key, negated] = [camel(raw.slice(3)), true];
     if (!key) {
       const shown = a.split('=')[0]!;
+      const moved = po.renamed?.[raw];
+      if (moved) throw new UsageError(`${verb}: ${shown} was ${moved}`);
       let suggestion = didYouMean('--' + kebab(camel(raw.replace(/^no-/, ''))), names);
       if (raw.startsWith('no-') && suggestion && spec[camel(suggestion.slice(2))]?.type !== 'boolean') suggestion = null;
       if (raw.startsWith('no-') && spec[camel(raw.slice(3))]) {
@@ -154,7 +157,8 @@ export function parseArgs<S extends OptionSpec>(argv: string[], spec: S, verb: s
     }
   }
   // Bare arguments fill the positional options not given by name, in order.
-  const slots = (po.positionals ?? []).filter((k) => !given.has(k));
+  const slotNames = typeof po.positionals === 'function' ? po.positionals(bare.length) : (po.positionals ?? []);
+  const slots = slotNames.filter((k) => !given.has(k));
   for (const v of bare) {
     const k = slots.shift();
     if (k === undefined) throw new UsageError(`${verb}: unexpected argument '${v}' (see 'matting-engine ${verb} --help')`);

@@ -27,6 +27,8 @@ export function sniffNonSafetensors(head: Uint8Array): string | null {
   if (starts(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
   if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip archive (a PyTorch .pt/.pth file? convert it with safetensors.torch.save_file)';
   if (head[0] === 0x80 && head[1] !== undefined && head[1] <= 5) return 'a Python pickle (a PyTorch .pt/.pth file? convert it with safetensors.torch.save_file)';
+  // A safetensors file starts with a little-endian header length: its high bytes are 0, never text.
+  if (head.length === 8 && head.every((v) => v === 9 || v === 10 || v === 13 || (v >= 32 && v < 127))) return 'a text file';
   return null;
 }
 

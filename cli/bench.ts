@@ -2,7 +2,7 @@
  * `matting-engine bench` (`npm run bench`): kernel microbenchmarks, training-step benchmarks and the
  * data pipeline, side by side with tfjs-backend-webgpu on the same adapter in the same process.
  * Prints a markdown table on stdout (progress on stderr) and writes
- * bench/results/<adapter-slug>-<YYYY-MM-DD>.json. See bench/*.ts for what each row measures.
+ * bench-<adapter-slug>-<YYYY-MM-DD>.json in --out (default: the current folder; npm run bench: bench/results/). See bench/*.ts for what each row measures.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -33,7 +33,7 @@ const SPEC = {
   tolerance: { type: 'number', default: 1e-3, help: 'agreement needed before a row is timed: max|ours - tfjs| / max|tfjs|' },
   tfjs: { type: 'boolean', default: true, help: 'run the tfjs-backend-webgpu peer (--no-tfjs: ours only)' },
   torch: { type: 'boolean', default: true, help: 'add the PyTorch CPU column to conv rows where MATTING_BENCH_PYTHON (default python3) imports torch' },
-  out: { type: 'string', help: 'the JSON results file (default bench/results/<adapter-slug>-<date>.json)' },
+  out: { type: 'string', arg: '<dir|file.json>', default: '.', help: 'folder for the JSON results (bench-<adapter-slug>-<date>.json), or a .json file; outside the package by default' },
 } as const;
 
 const SUITES = ['kernels', 'step', 'data'] as const;
@@ -49,6 +49,11 @@ function engineVersion(): string {
   }
 }
 
+/** The results file: `--out` as a .json file, or `bench-<slug>-<day>.json` in the `--out` folder (default: the current folder, never the package's own). */
+export function benchOutFile(out: string, slug: string, day: string): string {
+  return /\.json$/i.test(out) ? resolve(out) : resolve(out, `bench-${slug}-${day}.json`);
+}
+
 export function isSoftwareAdapter(info: { vendor: string; architecture: string; device: string; description: string }): boolean {
   return /software|llvmpipe|lavapipe|swiftshader|warp|cpu/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
@@ -60,7 +65,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       helpText(
         'bench',
         'Kernel, training-step and data-pipeline benchmarks, side by side with tfjs-backend-webgpu on the same adapter.\n' +
-          'Each row is checked for numerical agreement with tfjs before it is timed. Markdown on stdout, JSON in bench/results/.',
+          'Each row is checked for numerical agreement with tfjs before it is timed. Markdown on stdout, JSON in the --out folder.',
         SPEC,
         '[--suite kernels|step|data|all] [--quick|--full]',
       ),
@@ -174,7 +179,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
     log(`bench: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const day = date.toISOString().slice(0, 10);
-    const out = o.out ? resolve(o.out) : join(root, 'bench', 'results', `${adapterSlug(a.info.description || a.info.device, a.backend)}-${day}.json`);
+    const out = benchOutFile(o.out ?? ".", adapterSlug(a.info.description || a.info.device, a.backend), day);
     writeJson(out, header, rows);
     process.stdout.write(markdown(header, rows));
     log(`bench: results written to ${out}`);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs, helpText, UsageError } from './args.ts';
+import { parseArgs, helpText, wantsHelp, UsageError } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { startTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
@@ -59,8 +59,7 @@ export function isSoftwareAdapter(info: { vendor: string; architecture: string; 
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, SPEC, 'bench');
-  if (o.help) {
+  if (wantsHelp(argv)) {
     process.stdout.write(
       helpText(
         'bench',
@@ -72,6 +71,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  const o = parseArgs(argv, SPEC, 'bench');
   if (o.quick && o.full) throw new UsageError('bench: --quick and --full exclude each other');
   const suites = new Set<SuiteName>();
   for (const s of String(o.suite).split(',').map((v) => v.trim().toLowerCase())) {

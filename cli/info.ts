@@ -1,5 +1,5 @@
 /** `matting-engine info`: the adapter, its features and limits, and a self-check kernel. */
-import { parseArgs, helpText } from './args.ts';
+import { parseArgs, helpText, wantsHelp } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { initEngine, shutdownEngine, tensor } from '../engine/index.ts';
 import { mapElementwise } from '../engine/kernels/elementwise.ts';
@@ -75,11 +75,11 @@ const SPEC = {
 } as const;
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, SPEC, 'info');
-  if (o.help) {
+  if (wantsHelp(argv)) {
     process.stdout.write(helpText('info', 'Shows the WebGPU adapter the engine uses, its limits, and runs a self-check kernel.', SPEC));
     return 0;
   }
+  const o = parseArgs(argv, SPEC, 'info');
   if (o.model) return await modelInfo(o.model, { decoder: o.decoder as string, refine: o.refine as string, width: o.width as number, layers: !!o.layers, json: !!o.json });
   const e = await initEngine({ backend: o.backend, adapter: o.adapter });
   try {

@@ -176,8 +176,9 @@ export async function buildTrainOptions(argv: string[]): Promise<TrainCli> {
   }
   if (o.data) checkTrainingFolder(resolve(o.data), !!o.skipBad);
   // Side effects only after every check passed.
-  if (found.length && o.force && !o.resume) for (const f of found) rmSync(join(outDir, f));
-  if (resumed) trimMetrics(outDir, startStep);
+  // --force replaces another run's files; a run resumed in its own folder keeps its log up to the checkpoint's step.
+  if (found.length && o.force && !ownFolder) for (const f of found) rmSync(join(outDir, f));
+  if (resumed && ownFolder) trimMetrics(outDir, startStep);
   const logEvery = o.logEvery ?? preset.logEvery;
   const opts: TrainOptions = {
     config,

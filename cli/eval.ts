@@ -4,7 +4,7 @@
  * Composition-1k MATLAB code does (matting/metrics/README.md). Scores a checkpoint, a folder of
  * predicted alpha PNGs, or the trimap-only baseline (alpha = 0.5 in the unknown region).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs, helpText, wantsHelp, UsageError, type OptionSpec } from './args.ts';
 import { checkModelFile, chooseHead, HEAD_OPTION, RENAMED_STAGE } from './model-choice.ts';
@@ -68,6 +68,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`eval: ${(e as Error).message}`);
     }
+  }
+  for (const [flag, f] of [['--json-out', o.jsonOut], ['--csv', o.csv]] as const) {
+    if (f && (/[\\/]$/.test(f) || (existsSync(f) && statSync(f).isDirectory()))) throw new UsageError(`eval: ${flag} ${f} is a folder; give a file name (e.g. ${join(f, flag === '--csv' ? 'scores.csv' : 'scores.json')})`);
   }
   const info = modelPath ? await checkModelFile('eval', modelPath) : null;
   const head = info ? chooseHead(o.head, info) : 'refined';

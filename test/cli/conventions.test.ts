@@ -91,6 +91,7 @@ describe('wrong files are one clear line, before the GPU starts', () => {
     expect(existsSync(join(dir, 'x.png'))).toBe(false);
     const img = join(evalImages(), firstEval());
     expect(usageError(['predict', edCkpt, img, join(evalTrimaps(), firstEval()), join(dir, 'a.webp')], NO_GPU)).toBe(`${E}predict: --out ${join(dir, 'a.webp')}: can write .png or .jpg files (or give a folder)`);
+    expect(usageError(['eval', '--baseline', '--data', join(data, 'eval'), '--csv', dir + '/'], NO_GPU)).toBe(`${E}eval: --csv ${dir}/ is a folder; give a file name (e.g. ${join(dir, 'scores.csv')})`);
     expect(usageError(['trimap', img, join(dir, 't.jpg')])).toBe(`${E}trimap: --out ${join(dir, 't.jpg')}: JPEG would blur the exact 0/128/255 values; write a .png`);
   });
 });

@@ -178,7 +178,8 @@ export function helpText(verb: string, summary: string, spec: OptionSpec, usage 
     else flag = `--${name} ${v.arg ?? (v.choices ? `<${v.choices.join('|')}>` : v.type === 'number' ? '<n>' : '<value>')}`;
     if (v.alias) flag = `-${v.alias}, ${flag}`;
     const def = v.defaultText ?? (v.default === undefined || v.default === false ? '' : v.default === true ? 'on' : String(v.default));
-    const text = `${v.help}${def ? ` (default: ${def})` : ''}`;
+    const listed = v.choices && v.arg && !v.arg.includes('|') ? `: ${v.choices.join(', ')}` : '';
+    const text = `${v.help}${listed}${def ? ` (default: ${def})` : ''}`;
     return flag.length > 30 ? `  ${flag}\n  ${' '.repeat(31)}${text}` : `  ${flag.padEnd(30)} ${text}`;
   });
   return `Usage: matting-engine ${verb} ${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n`;

@@ -19,7 +19,7 @@ function fromPreset(get: (p: Preset) => unknown): string {
 }
 
 const SPEC = {
-  preset: { type: 'string', default: 'tiny', arg: '<name>', choices: Object.keys(PRESETS), help: 'model and schedule preset (listed below)' },
+  preset: { type: 'string', default: 'tiny', arg: '<name>', choices: Object.keys(PRESETS), help: 'model and schedule preset (above)' },
   data: { type: 'string', arg: '<dir>', help: 'training folder with fg/, alpha/, bg/ (Composition-1k layout)', defaultText: 'the embedded synthetic data' },
   syntheticCount: { type: 'number', arg: '<n>', integer: true, min: 0, minExclusive: true, help: 'synthetic training scenes per epoch (without --data)', defaultText: fromPreset((p) => p.syntheticCount) },
   skipBad: { type: 'boolean', help: 'skip unreadable training files with a warning instead of stopping' },
@@ -28,8 +28,8 @@ const SPEC = {
   refine: { type: 'string', arg: '<name>', choices: REFINES, help: 'refinement', defaultText: fromPreset((p) => p.config.refine) },
   inputSize: { type: 'number', arg: '<px>', integer: true, min: 32, help: 'training crop size (multiple of 32)', defaultText: fromPreset((p) => p.config.inputSize) },
   width: { type: 'number', arg: '<x>', min: 0, minExclusive: true, help: 'channel width multiplier (1 = the paper)', defaultText: fromPreset((p) => p.config.width) },
-  imageMean: { type: 'string', arg: '<name>', choices: ['none', 'imagenet', 'torchvision'], help: 'image normalisation: none, imagenet (subtract the VGG mean) or torchvision (mean/std; use with --pretrained torchvision weights)', defaultText: 'none' },
-  inputs: { type: 'string', arg: '<name>', choices: ['raw', 'normalised'], help: 'input scaling: raw (the seed: 0..255 image, 0/128/255 trimap) or normalised (both to about [-1, 1], refinement too)' },
+  imageMean: { type: 'string', arg: '<name>', choices: ['none', 'imagenet', 'torchvision'], help: 'image normalisation (imagenet: subtract the VGG mean; torchvision: mean/std, for --pretrained torchvision weights)', defaultText: 'none' },
+  inputs: { type: 'string', arg: '<name>', choices: ['raw', 'normalised'], help: 'input scaling (raw: the seed, 0..255 image and 0/128/255 trimap; normalised: both to about [-1, 1], refinement too)', defaultText: 'raw' },
   lossWeights: { type: 'string', arg: '<a,c,r>', help: 'weights of the alpha, composition and refined losses, e.g. 0.5,0.5,1', defaultText: '1,1,1' },
   stage: { type: 'string', default: 'joint', arg: '<name>', choices: STAGES, help: 'training stage (with --resume: the checkpoint\'s stage unless given)' },
   batchSize: { type: 'number', arg: '<n>', integer: true, min: 0, minExclusive: true, help: 'images per step', defaultText: fromPreset((p) => p.batchSize) },

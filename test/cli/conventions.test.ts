@@ -48,6 +48,7 @@ describe('help, version, suggestions', () => {
     expect(h.stdout).toMatch(/--steps <n> +the total number of training steps .*\(default: preset: tiny 300, paper 100000, resnet50 100000\)/);
     expect(h.stdout).toMatch(/--batch-size <n> +images per step \(default: preset: tiny 4, paper 1, resnet50 2\)/);
     expect(h.stdout).toMatch(/--data <dir> /);
+    expect(h.stdout).toMatch(/--encoder <name> +encoder: vgg16-dual, vgg16-4ch, resnet50-dual \(default: preset: tiny vgg16-dual, paper vgg16-dual, resnet50 resnet50-dual\)/);
     expect(h.stdout).toMatch(/--resume <file> /);
     expect(h.stdout).toMatch(/tiny +vgg16-dual at 1\/16 width[^\n]*\n +batch 4, lr 0.001, 300 steps/);
     expect(h.stdout).not.toMatch(/<string>|<number>/);

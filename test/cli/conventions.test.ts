@@ -57,7 +57,7 @@ describe('help, version, suggestions', () => {
   });
 
   it('did you mean, kebab-case names', () => {
-    expect(usageError(['trian'])).toBe(`${E}unknown command 'trian'; did you mean 'train'? (commands: train, predict, eval, bench, trimap, info, setup-gpu)`);
+    expect(usageError(['trian'])).toMatch(/^matting-engine: unknown command 'trian'; did you mean 'train'\? \(commands: train, predict, eval, .*trimap.*\)$/);
     expect(usageError(['train', '--step', '5'])).toBe(`${E}train: unknown option '--step'; did you mean '--steps'? (see 'matting-engine train --help')`);
     expect(usageError(['train', '--batch-size', '2.5'])).toBe(`${E}train: --batch-size must be a positive integer, got 2.5`);
     expect(usageError(['train', '--input-size', '100'])).toBe(`${E}train: --input-size must be a multiple of 32, got 100`);

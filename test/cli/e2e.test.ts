@@ -72,7 +72,7 @@ describe('matting-engine CLI, end to end', () => {
       [['train', '--input-size', '100'], /multiple of 32/],
       [['train', '--data', join(dir, 'missing')], /no such file or folder/],
       [['predict', '--model', join(dir, 'none.safetensors'), '--image', 'a', '--trimap', 'b', '--out', 'c'], /no such file/],
-      [['eval', '--data', join(data, 'eval')], /exactly one of/],
+      [['eval', '--data', join(data, 'eval'), '--pred', data, '--baseline'], /at most one of/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['info', '--backend', 'foo'], /unknown backend 'foo'.*available: auto, vulkan/],
     ];

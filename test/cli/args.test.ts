@@ -64,6 +64,10 @@ describe('parseArgs', () => {
     expect([...p.$given].sort()).toEqual(['image', 'model']);
     expect(fails(['a', 'b', 'c'], { positionals: ['model', 'image'] })).toBe("train: unexpected argument 'c' (see 'matting-engine train --help')");
     expect(parseArgs(['--tile', '-0'], SPEC, 'p').tile).toBe(-0);
+    // The positional names may depend on how many were given (predict: [MODEL] IMAGE TRIMAP OUT).
+    const byCount = (n: number) => (n === 1 ? ['image'] : ['model', 'image']);
+    expect(parseArgs(['x.png'], SPEC, 'p', { positionals: byCount }).image).toBe('x.png');
+    expect(parseArgs(['m', 'x.png'], SPEC, 'p', { positionals: byCount }).model).toBe('m');
   });
 
   it('points a renamed option to its new name', () => {

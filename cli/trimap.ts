@@ -90,7 +90,8 @@ export async function trimapCommand(argv: string[]): Promise<number> {
     writeGreyFile(job.out, img.width, img.height, t);
     wrote++;
     const r = trimapRegions(t);
-    const px = bandPixels(img.width, img.height, opts);
+    const whole = bandPixels(img.width, img.height, opts);
+    const px = (opts.inner ?? Math.floor(whole / 2)) + (opts.outer ?? Math.ceil(whole / 2));
     rep.json({ type: 'trimap', mask: job.input, out: job.out, width: img.width, height: img.height, band: px, ...r });
     if (!folder) rep.line(`trimap ${job.out}: ${img.width}x${img.height}, band ${px} px; ${pct(r.fg, t.length)} foreground, ${pct(r.unknown, t.length)} unknown, ${pct(r.bg, t.length)} background`);
   }

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, usageError } from './run-cli.ts';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { readGrey, encodePng } from '../../matting/data/image-io.ts';
 import { paramTable, countParams } from '../model/param-table.ts';
 import { ALPHAMATTING } from '../data/helpers.ts';

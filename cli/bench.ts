@@ -2,13 +2,13 @@
  * `matting-engine bench` (`npm run bench`): kernel microbenchmarks, training-step benchmarks and the
  * data pipeline, side by side with tfjs-backend-webgpu on the same adapter in the same process.
  * Prints a markdown table on stdout (progress on stderr) and writes
- * bench/results/<adapter-slug>-<YYYY-MM-DD>.json. See bench/*.ts for what each row measures.
+ * bench-<adapter-slug>-<YYYY-MM-DD>.json in --out (default: the current folder; npm run bench: bench/results/). See bench/*.ts for what each row measures.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs, helpText, UsageError } from './args.ts';
+import { parseArgs, helpText, wantsHelp, UsageError } from './args.ts';
 import { DEVICE_OPTIONS } from './common-options.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { startTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
@@ -34,7 +34,7 @@ const SPEC = {
   tfjs: { type: 'boolean', default: true, help: 'run the tfjs-backend-webgpu peer (--no-tfjs: ours only)' },
   torch: { type: 'boolean', default: true, help: 'add the PyTorch CPU column to conv rows where MATTING_BENCH_PYTHON (default python3) imports torch' },
   installTorch: { type: 'boolean', default: false, help: "first install Debian's python3-torch with apt-get if torch does not import (root; for the PyTorch column)" },
-  out: { type: 'string', help: 'the JSON results file (default bench/results/<adapter-slug>-<date>.json)' },
+  out: { type: 'string', arg: '<dir|file.json>', default: '.', help: 'folder for the JSON results (bench-<adapter-slug>-<date>.json), or a .json file; outside the package by default' },
 } as const;
 
 const SUITES = ['kernels', 'step', 'data'] as const;
@@ -50,24 +50,29 @@ function engineVersion(): string {
   }
 }
 
+/** The results file: `--out` as a .json file, or `bench-<slug>-<day>.json` in the `--out` folder (default: the current folder, never the package's own). */
+export function benchOutFile(out: string, slug: string, day: string): string {
+  return /\.json$/i.test(out) ? resolve(out) : resolve(out, `bench-${slug}-${day}.json`);
+}
+
 export function isSoftwareAdapter(info: { vendor: string; architecture: string; device: string; description: string }): boolean {
   return /software|llvmpipe|lavapipe|swiftshader|warp|cpu/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, SPEC, 'bench');
-  if (o.help) {
+  if (wantsHelp(argv)) {
     process.stdout.write(
       helpText(
         'bench',
         'Kernel, training-step and data-pipeline benchmarks, side by side with tfjs-backend-webgpu on the same adapter.\n' +
-          'Each row is checked for numerical agreement with tfjs before it is timed. Markdown on stdout, JSON in bench/results/.',
+          'Each row is checked for numerical agreement with tfjs before it is timed. Markdown on stdout, JSON in the --out folder.',
         SPEC,
         '[--suite kernels|step|data|all] [--quick|--full]',
       ),
     );
     return 0;
   }
+  const o = parseArgs(argv, SPEC, 'bench');
   if (o.quick && o.full) throw new UsageError('bench: --quick and --full exclude each other');
   const suites = new Set<SuiteName>();
   for (const s of String(o.suite).split(',').map((v) => v.trim().toLowerCase())) {
@@ -176,7 +181,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
     log(`bench: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const day = date.toISOString().slice(0, 10);
-    const out = o.out ? resolve(o.out) : join(root, 'bench', 'results', `${adapterSlug(a.info.description || a.info.device, a.backend)}-${day}.json`);
+    const out = benchOutFile(o.out ?? ".", adapterSlug(a.info.description || a.info.device, a.backend), day);
     writeJson(out, header, rows);
     process.stdout.write(markdown(header, rows));
     log(`bench: results written to ${out}`);

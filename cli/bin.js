@@ -14,7 +14,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -50,12 +49,12 @@ if (verbose || process.env.MATTING_ENGINE_CHILD || stderrReopenable()) {
 } else {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
     stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
-    env: { ...process.env, MATTING_ENGINE_CHILD: '1', MATTING_STDERR_TTY: process.stderr.isTTY ? '1' : '' },
+    env: { ...process.env, MATTING_ENGINE_CHILD: '1', MATTING_STDERR_TTY: process.stderr.isTTY ? '1' : '', MATTING_COLUMNS: String(process.stderr.columns ?? '') },
   });
   // Native warnings: "Warning: ..." followed by indented "at operator() (...)" lines, and Mesa's notes.
   const noise = [/^Warning: /, /^\s+at operator\(\) \(/, /^error: XDG_RUNTIME_DIR/, /^MESA: /, /^WARNING: lavapipe/];
   let skippingTrace = false;
-  createInterface({ input: child.stderr }).on('line', (line) => {
+  const onLine = (line) => {
     if (noise.some((re) => re.test(line))) {
       skippingTrace = true;
       return;
@@ -64,10 +63,29 @@ if (verbose || process.env.MATTING_ENGINE_CHILD || stderrReopenable()) {
     if (skippingTrace && /^\s/.test(line)) return;
     skippingTrace = false;
     process.stderr.write(line + '\n');
+  };
+  // Whole lines are filtered; a progress line redrawn in place ('\r' without a newline) passes at once.
+  let pending = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.includes('\r')) process.stderr.write(line + '\n');
+      else onLine(line);
+    }
+    if (pending.includes('\r')) {
+      process.stderr.write(pending);
+      pending = '';
+    }
   });
+  child.stderr.on('end', () => pending && onLine(pending));
   // Ctrl-C reaches the child through the terminal's process group; only wait for it here.
   // After a hang-up the terminal is gone: writing to it must not kill the wrapper.
   process.stderr.on('error', () => {});
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+  // 'close' comes after the child's stderr is drained ('exit' may come before).
+  child.on('close', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
 }

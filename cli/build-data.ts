@@ -5,14 +5,14 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { ALPHAMATTING_VALIDATION, DEBIAN_PHOTO_DIRS, buildTrainingData } from '../matting/data/builder.ts';
 
 const SPEC = {
-  from: { type: 'string', help: 'folder with image/ and alpha/ (alphamatting.com layout): the real foregrounds' },
-  out: { type: 'string', help: 'output training folder (fg/, alpha/, bg/, manifest.json); must be new or empty' },
-  exclude: { type: 'string', default: ALPHAMATTING_VALIDATION.join(','), help: 'comma-separated names never read (the validation set); "" for none' },
-  photos: { type: 'string', default: DEBIAN_PHOTO_DIRS.join(','), help: 'comma-separated folders of background photographs (scripts/install-backgrounds.sh installs the default)' },
-  procedural: { type: 'number', default: 200, help: 'procedural-alpha foregrounds coloured with photo patches' },
-  knownBackgrounds: { type: 'number', default: 4, help: "pure-background crops taken from each training image" },
-  maxSide: { type: 'number', default: 1024, help: 'long side of the written photographs' },
-  seed: { type: 'number', default: 0, help: 'seed of every random choice' },
+  from: { type: 'string', arg: '<dir>', help: 'folder with image/ and alpha/ (alphamatting.com layout): the real foregrounds' },
+  out: { type: 'string', arg: '<dir>', help: 'output training folder (fg/, alpha/, bg/, manifest.json); must be new or empty' },
+  exclude: { type: 'string', arg: '<names>', default: ALPHAMATTING_VALIDATION.join(','), help: 'comma-separated names never read (the validation set); "" for none' },
+  photos: { type: 'string', arg: '<dirs>', default: DEBIAN_PHOTO_DIRS.join(','), help: 'comma-separated folders of background photographs (scripts/install-backgrounds.sh installs the default)' },
+  procedural: { type: 'number', default: 200, arg: '<n>', integer: true, min: 0, help: 'procedural-alpha foregrounds coloured with photo patches' },
+  knownBackgrounds: { type: 'number', default: 4, arg: '<n>', integer: true, min: 0, help: "pure-background crops taken from each training image" },
+  maxSide: { type: 'number', default: 1024, arg: '<px>', integer: true, min: 64, help: 'long side of the written photographs' },
+  seed: { type: 'number', default: 0, arg: '<n>', integer: true, min: 0, help: 'seed of every random choice' },
   linkValidation: { type: 'boolean', help: 'also write OUT/val/ with symbolic links to the excluded images (for eval and train --val-data)' },
   quiet: { type: 'boolean', help: 'print only the result' },
   ...DEVICE_OPTIONS,

@@ -4,11 +4,12 @@
  * Composition-1k MATLAB code does (matting/metrics/README.md). Scores a checkpoint, a folder of
  * predicted alpha PNGs, or the trimap-only baseline (alpha = 0.5 in the unknown region).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { parseArgs, helpText, UsageError } from './args.ts';
+import { parseArgs, helpText, wantsHelp, UsageError, type OptionSpec } from './args.ts';
+import { checkModelFile, chooseHead, HEAD_OPTION, RENAMED_STAGE } from './model-choice.ts';
 import { DEVICE_OPTIONS, IMAGE_OPTIONS, applyImageOptions } from './common-options.ts';
-import { Reporter, outputMode, bar } from './progress.ts';
+import { Reporter, outputMode } from './progress.ts';
 import { modelFromCheckpoint } from './model-io.ts';
 import { resolveModelPath } from '../matting/default-model.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
@@ -17,23 +18,23 @@ import { readGrey } from '../matting/data/image-io.ts';
 import { evaluateModel, scoreImage, summarise, type EvalSummary, type ImageScore } from '../matting/evaluate.ts';
 
 const SPEC = {
-  data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
-  model: { type: 'string', help: 'checkpoint to evaluate (the default when neither --pred nor --baseline is given: the shipped model)' },
-  flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
-  scale: { type: 'number', help: "with --model: resize images by this factor for the network (default: the model's inference scale)" },
-  pred: { type: 'string', help: 'folder of predicted alpha PNGs (any method), named like the images' },
+  data: { type: 'string', arg: '<dir>', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
+  model: { type: 'string', arg: '<file>', help: 'checkpoint to evaluate (the default when neither --pred nor --baseline is given: the shipped model)' },
+  flip: { type: 'string', arg: '<on|off>', choices: ['on', 'off'], help: 'average with the prediction of the mirrored image', defaultText: "the model's setting" },
+  scale: { type: 'number', arg: '<x>', min: 0, minExclusive: true, help: "with --model: resize images by this factor for the network", defaultText: "the model's inference scale" },
+  pred: { type: 'string', arg: '<dir>', help: 'folder of predicted alpha PNGs (any method), named like the images' },
   baseline: { type: 'boolean', help: 'score the trimap-only baseline: alpha 0.5 in the unknown region' },
-  trimapFolder: { type: 'string', default: 'trimap', help: 'trimap sub-folder to use (e.g. trimap2)' },
-  stage: { type: 'string', default: 'refined', help: 'with --model: refined or raw alpha' },
-  tile: { type: 'number', default: 1024, help: 'with --model: tile size for large images (0 = never)' },
-  limit: { type: 'number', help: 'evaluate only the first N images' },
-  jsonOut: { type: 'string', help: 'write per-image and mean scores as JSON to this file' },
-  csv: { type: 'string', help: 'write per-image scores as CSV to this file' },
+  trimapFolder: { type: 'string', default: 'trimap', arg: '<name>', help: 'trimap sub-folder to use (e.g. trimap2)' },
+  ...HEAD_OPTION,
+  tile: { type: 'number', default: 1024, arg: '<px>', integer: true, min: 0, help: 'with --model: tile size for large images (0 = never)' },
+  limit: { type: 'number', arg: '<n>', integer: true, min: 0, minExclusive: true, help: 'evaluate only the first N images', defaultText: 'all' },
+  jsonOut: { type: 'string', arg: '<file>', help: 'write per-image and mean scores as JSON to this file' },
+  csv: { type: 'string', arg: '<file>', help: 'write per-image scores as CSV to this file' },
   json: { type: 'boolean', help: 'print JSON instead of a table' },
   quiet: { type: 'boolean', help: 'print only the mean row' },
   ...IMAGE_OPTIONS,
   ...DEVICE_OPTIONS,
-} as const;
+} as const satisfies OptionSpec;
 
 export function formatTable(s: EvalSummary, title: string): string {
   const head = `${'image'.padEnd(20)} ${'SAD'.padStart(9)} ${'MSE'.padStart(9)} ${'Grad'.padStart(9)} ${'Conn'.padStart(9)}`;
@@ -51,18 +52,16 @@ export function formatTable(s: EvalSummary, title: string): string {
 }
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, SPEC, 'eval');
-  applyImageOptions(o, 'eval');
-  if (o.help) {
-    process.stdout.write(helpText('eval', 'Scores alpha mattes with the Composition-1k metrics over an alphamatting.com-style folder.', SPEC));
+  if (wantsHelp(argv)) {
+    process.stdout.write(helpText('eval', 'Scores alpha mattes with the Composition-1k metrics over an alphamatting.com-style folder.\nThe table goes to stdout, progress to stderr.', SPEC));
     return 0;
   }
+  const o = parseArgs(argv, SPEC, 'eval', { renamed: RENAMED_STAGE });
+  applyImageOptions(o, 'eval');
   if (!o.data) throw new UsageError("eval: --data is required (see 'matting-engine eval --help')");
   if (!existsSync(o.data)) throw new UsageError(`eval: --data ${o.data}: no such folder`);
   const modes = [o.model, o.pred, o.baseline || undefined].filter(Boolean).length;
   if (modes > 1) throw new UsageError('eval: give at most one of --model CKPT, --pred DIR, --baseline');
-  if (o.model && !existsSync(o.model)) throw new UsageError(`eval: --model ${o.model}: no such file`);
-  if (o.flip !== undefined && o.flip !== 'on' && o.flip !== 'off') throw new UsageError(`eval: --flip must be on or off, got '${o.flip}'`);
   if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`eval: --scale must be in (0, 4], got ${o.scale}`);
   let modelPath = o.model;
   if (modes === 0) {
@@ -72,6 +71,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
       throw new UsageError(`eval: ${(e as Error).message}`);
     }
   }
+  for (const [flag, f] of [['--json-out', o.jsonOut], ['--csv', o.csv]] as const) {
+    if (f && (/[\\/]$/.test(f) || (existsSync(f) && statSync(f).isDirectory()))) throw new UsageError(`eval: ${flag} ${f} is a folder; give a file name (e.g. ${join(f, flag === '--csv' ? 'scores.csv' : 'scores.json')})`);
+  }
+  const info = modelPath ? await checkModelFile('eval', modelPath) : null;
+  const head = info ? chooseHead(o.head, info) : 'refined';
   if (o.pred && !existsSync(o.pred)) throw new UsageError(`eval: --pred ${o.pred}: no such folder`);
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string, warn: (m) => rep.warn(m) });
@@ -83,13 +87,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await initEngine({ backend: o.backend, adapter: o.adapter });
     try {
       const model = await modelFromCheckpoint(modelPath);
-      title = `eval of ${modelPath} (${o.stage} alpha) on ${o.data} (${set.trimapFolder})`;
+      title = `eval of ${modelPath} (${head} alpha) on ${o.data} (${set.trimapFolder})`;
+      rep.progress(0, n, `${set.items[0]?.name ?? ''} (the first image compiles the kernels)`);
       summary = await evaluateModel(model, set, {
         limit: n,
-        stage: o.stage as 'refined' | 'raw',
+        stage: head,
         tileSize: o.tile as number,
-        scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on',
-        onImage: (s, i, total) => rep.status(`${bar(i + 1, total)} ${i + 1}/${total} ${s.name}: SAD ${s.sad.toFixed(2)}`),
+        scale: o.scale,
+        flip: o.flip === undefined ? undefined : o.flip === 'on',
+        onImage: (s, i, total) => rep.progress(i + 1, total, `${s.name}: SAD ${s.sad.toFixed(2)}`),
       });
       model.dispose();
     } finally {
@@ -111,12 +117,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
         pred = Float32Array.from(g.data, (v) => v / 255);
       }
       images.push(scoreImage(s.name, pred, s));
-      rep.status(`${bar(i + 1, n)} ${i + 1}/${n} ${s.name}`);
+      rep.progress(i + 1, n, s.name);
     }
     summary = summarise(images);
     title = o.baseline ? `eval of the trimap-only baseline (alpha 0.5 in the unknown region) on ${o.data} (${set.trimapFolder})` : `eval of ${o.pred} on ${o.data} (${set.trimapFolder})`;
   }
-  rep.endBar();
+  rep.finish();
   if (o.jsonOut) writeFileSync(o.jsonOut, JSON.stringify({ title, ...summary }, null, 2) + '\n');
   if (o.csv) {
     const lines = ['image,sad,mse,grad,conn,unknown_pixels', ...summary.images.map((r) => `${r.name},${r.sad},${r.mse},${r.grad},${r.conn},${r.unknownPixels}`)];

@@ -13,12 +13,12 @@ import { MattingModel } from '../matting/graph/model.ts';
 import { makeConfig } from '../matting/graph/config.ts';
 
 const SPEC = {
-  model: { type: 'string', help: 'checkpoint written by train (required)' },
-  out: { type: 'string', help: 'output safetensors file (required; never the input)' },
-  inferenceScale: { type: 'number', help: 'store this inference scale in the config (default: keep the checkpoint\'s)' },
+  model: { type: 'string', arg: '<file>', help: 'checkpoint written by train (required)' },
+  out: { type: 'string', arg: '<file>', help: 'output safetensors file (required; never the input)' },
+  inferenceScale: { type: 'number', arg: '<x>', min: 0, minExclusive: true, help: 'store this inference scale in the config (default: keep the checkpoint\'s)' },
   dropRefine: { type: 'boolean', help: "leave out the refinement (e.g. one that was never trained): the model's output is then the raw alpha" },
-  flip: { type: 'string', help: "store the default of mirror averaging at inference: on or off (default: keep the checkpoint's)" },
-  recipe: { type: 'string', help: 'text stored as the "recipe" metadata entry (how the model was trained)' },
+  flip: { type: 'string', arg: '<on|off>', help: "store the default of mirror averaging at inference: on or off (default: keep the checkpoint's)" },
+  recipe: { type: 'string', arg: '<text>', help: 'text stored as the "recipe" metadata entry (how the model was trained)' },
   ...DEVICE_OPTIONS,
 } as const;
 

@@ -1,6 +1,6 @@
 /** Creating tensors from CPU data, constants and seeded random numbers. */
 import { engine } from './engine.ts';
-import { Tensor, checkShape, shapeSize, type DType } from './tensor.ts';
+import { Tensor, checkShape, shapeSize, inShapesOnly, type DType } from './tensor.ts';
 import { fill } from './kernels/elementwise.ts';
 import { Generator } from './random.ts';
 
@@ -51,7 +51,7 @@ export function tensor(data: Float32Array | Int32Array | ArrayLike<number> | Nes
   checkShape(s);
   if (shapeSize(s) !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape [${s}]`);
   const t = Tensor.empty(s, dtype ?? (flat instanceof Int32Array ? 'i32' : 'f32'));
-  if (flat.length > 0) engine().write(t.buffer, 0, flat);
+  if (flat.length > 0 && !inShapesOnly()) engine().write(t.buffer, 0, flat);
   return t;
 }
 

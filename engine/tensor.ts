@@ -35,6 +35,24 @@ export class Storage {
 
 let nextId = 1;
 
+let shapesOnlyDepth = 0;
+
+/**
+ * Runs `fn` with tensors that have a shape and no storage: nothing is allocated or computed on the
+ * device and no values are drawn, so a model can be built for its parameter table alone (`info
+ * --model`), without an adapter. Such tensors read as disposed.
+ */
+export function shapesOnly<T>(fn: () => T): T {
+  shapesOnlyDepth++;
+  try {
+    return fn();
+  } finally {
+    shapesOnlyDepth--;
+  }
+}
+
+export const inShapesOnly = (): boolean => shapesOnlyDepth > 0;
+
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -72,6 +90,9 @@ export class Tensor {
 
   /** A new tensor with fresh, uninitialised storage from the pool. */
   static empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    if (shapesOnlyDepth > 0) {
+      return new Tensor(shape, null as unknown as Storage, dtype);
+    }
     const e = engine();
     const bytes = Math.max(4, shapeSize(shape) * 4);
     const buffer = e.pool.acquire(bytes, undefined, label);

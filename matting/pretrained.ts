@@ -91,7 +91,24 @@ export async function loadPretrained(model: MattingModel, path: string): Promise
       }
     }
   }
-  if (problems.length) throw new Error(`cannot load pretrained weights from ${path}:\n  ${problems.join('\n  ')}`);
+  if (problems.length) throw new Error(mismatchMessage(path, problems, file.tensors.get(isVgg ? 'features.0.weight' : 'conv1.weight')?.shape, model.config.width));
   model.loadStateDict(values, { strict: false });
   return { loaded, warnings };
+}
+
+/**
+ * One line for a failed load: how many tensors do not fit, the first problem, and (when the first
+ * convolution tells) which --width would fit: a width mismatch makes every layer differ, and a list
+ * of 26 shapes does not say what to change.
+ */
+export function mismatchMessage(path: string, problems: string[], firstConvShape: readonly number[] | undefined, modelWidth: number): string {
+  let hint = '';
+  if (firstConvShape && firstConvShape[0]) {
+    const fileWidth = firstConvShape[0] / 64;
+    if (Math.abs(fileWidth - modelWidth) > 1e-9) {
+      hint = `; the file's weights are width ${fileWidth} and the model is width ${modelWidth}: give --width ${fileWidth}${fileWidth === 1 ? ' (as the paper and resnet50 presets do)' : ''}`;
+    }
+  }
+  const more = problems.length > 1 ? ` (${problems.length} tensors do not fit; the first: ${problems[0]})` : `: ${problems[0]}`;
+  return `cannot load pretrained weights from ${path}${more}${hint}`;
 }

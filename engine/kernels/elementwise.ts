@@ -6,7 +6,7 @@
  * Work is split into windows of at most one binding (see binding.ts), so any size works.
  */
 import { engine } from '../engine.ts';
-import { Tensor, shapeSize } from '../tensor.ts';
+import { Tensor, shapeSize, inShapesOnly } from '../tensor.ts';
 import { flatIndex, grid1d, type KernelDef } from './kernel.ts';
 import { maxBindingElements, pieces, windowOf } from './binding.ts';
 
@@ -147,6 +147,7 @@ export function mapElementwise(name: string, expr: string, inputs: Tensor[], opt
 
 /** A tensor of `shape` filled with `value`. */
 export function fill(shape: readonly number[], value: number): Tensor {
+  if (inShapesOnly()) return Tensor.empty(shape);
   return mapElementwise('fill', 's0', [], { out: Tensor.empty(shape), scalars: [value] });
 }
 

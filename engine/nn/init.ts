@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor.ts';
 import { tensor } from '../creation.ts';
 import { Generator } from '../random.ts';
-import { shapeSize } from '../tensor.ts';
+import { shapeSize, inShapesOnly } from '../tensor.ts';
 
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new Error(`fan-in/fan-out need a weight of rank >= 2, got [${shape}]`);
@@ -40,5 +40,6 @@ export function initValues(kind: InitKind, shape: readonly number[], rng: Genera
 }
 
 export function initTensor(kind: InitKind, shape: readonly number[], rng: Generator, o: InitOptions = {}): Tensor {
+  if (inShapesOnly()) return Tensor.empty(shape);
   return tensor(initValues(kind, shape, rng, o), shape);
 }

@@ -7,14 +7,42 @@ export interface Series {
 
 const esc = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
 
+/** Log-axis ticks: 1, 1.5, 2, 3, 5, 7 times powers of ten. */
+const MANTISSAS = [1, 1.5, 2, 3, 5, 7];
+
+function ticksAround(lo: number, hi: number): number[] {
+  const all: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)) - 1; e <= Math.ceil(Math.log10(hi)) + 1; e++) for (const m of MANTISSAS) all.push(Number((m * 10 ** e).toPrecision(3)));
+  const first = all.filter((t) => t <= lo).at(-1) ?? all[0]!;
+  const last = all.find((t) => t >= hi) ?? all.at(-1)!;
+  return all.filter((t) => t >= first && t <= last);
+}
+
+/**
+ * The y axis (log scale) spans the nearest ticks around the data: for losses in 0.17..1.2 it runs
+ * 0.15..1.5, so the curves fill the plot. Returns the tick values, the first and last being the ends.
+ */
+export function yAxisTicks(values: number[]): number[] {
+  const good = values.filter((v) => v > 0 && Number.isFinite(v));
+  if (!good.length) return [0.1, 1];
+  let lo = Math.min(...good), hi = Math.max(...good);
+  if (lo === hi) [lo, hi] = [lo / 1.2, hi * 1.2];
+  const t = ticksAround(lo, hi);
+  // Keep at most ~8 labels: thin to 1-2-5 (then decades) when the range is wide.
+  if (t.length > 8) {
+    const thin = t.filter((v, i) => i === 0 || i === t.length - 1 || [1, 2, 5].includes(Number((v / 10 ** Math.floor(Math.log10(v) + 1e-9)).toPrecision(2))));
+    return thin.length > 8 ? thin.filter((v, i) => i === 0 || i === thin.length - 1 || Number((v / 10 ** Math.floor(Math.log10(v) + 1e-9)).toPrecision(2)) === 1) : thin;
+  }
+  return t;
+}
+
 export function lossPlotSvg(title: string, series: Series[], width = 720, height = 400): string {
   const m = { l: 64, r: 150, t: 36, b: 44 };
   const pts = series.flatMap((s) => s.points).filter(([, y]) => y > 0 && Number.isFinite(y));
   const xs = pts.map(([x]) => x);
-  const ys = pts.map(([, y]) => Math.log10(y));
+  const ticks = yAxisTicks(pts.map(([, y]) => y));
   const x0 = Math.min(0, ...xs), x1 = Math.max(1, ...xs);
-  let y0 = Math.floor(Math.min(...ys, 0) * 2) / 2, y1 = Math.ceil(Math.max(...ys, -1) * 2) / 2;
-  if (y0 === y1) y1 = y0 + 0.5;
+  const y0 = Math.log10(ticks[0]!), y1 = Math.log10(ticks.at(-1)!);
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (width - m.l - m.r);
   const py = (ly: number) => height - m.b - ((ly - y0) / (y1 - y0)) * (height - m.t - m.b);
   const parts: string[] = [
@@ -22,11 +50,13 @@ export function lossPlotSvg(title: string, series: Series[], width = 720, height
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${m.l}" y="20" font-size="14">${esc(title)}</text>`,
   ];
-  for (let ly = y0; ly <= y1 + 1e-9; ly += 0.5) {
-    const y = py(ly);
+  for (const t of ticks) {
+    const y = py(Math.log10(t));
     parts.push(`<line x1="${m.l}" x2="${width - m.r}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${Number((10 ** ly).toPrecision(2))}</text>`);
+    parts.push(`<text x="${m.l - 6}" y="${y + 4}" text-anchor="end" class="y-tick">${t}</text>`);
   }
+  const midY = (m.t + height - m.b) / 2;
+  parts.push(`<text x="16" y="${midY}" text-anchor="middle" transform="rotate(-90 16 ${midY})">loss (log scale)</text>`);
   for (let i = 0; i <= 5; i++) {
     const x = x0 + ((x1 - x0) * i) / 5;
     parts.push(`<text x="${px(x)}" y="${height - m.b + 16}" text-anchor="middle">${Math.round(x)}</text>`);

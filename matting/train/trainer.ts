@@ -71,6 +71,8 @@ export interface TrainOptions {
 
 export type TrainEvent =
   | { type: 'start'; step: number; steps: number; params: number; trainable: number; outDir: string }
+  /** After every step (no readback: only the counter), for progress displays. */
+  | { type: 'step'; step: number; steps: number }
   | { type: 'log'; step: number; steps: number; losses: Record<string, number>; lr: number; imagesPerSec: number; etaSec: number }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'validation'; step: number; summary: EvalSummary; best: boolean }
@@ -223,6 +225,7 @@ export class Trainer {
           await tunePendingConvs(TUNE_BUDGET_MS);
         }
         stepsInWindow++;
+        this.emit({ type: 'step', step, steps: o.steps });
         ({ epoch, batchIndex } = nextPosition(batch, loader.batchesPerEpoch));
         const atLog = step % o.logEvery === 0 || step === o.steps || this.stopRequested;
         const atCheckpoint = step % o.checkpointEvery === 0 || step === o.steps;

@@ -28,7 +28,8 @@ describe('matting-engine CLI, end to end', () => {
 
   it('trains, predicts, evaluates and resumes', () => {
     const t = cli('train', '--data', join(data, 'train'), ...small, '--steps', '4', '--log-every', '2', '--checkpoint-every', '2', '--out', run);
-    expect(t.stderr).toBe('');
+    // stderr holds only the progress (plain lines: not a terminal), no warnings or errors
+    expect(t.stderr.trim().split('\n').every((l) => /^step \d+\/4 \[/.test(l)), t.stderr).toBe(true);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/done at step 4/);
     const ckpt = join(run, 'last.safetensors');
@@ -40,7 +41,7 @@ describe('matting-engine CLI, end to end', () => {
 
     const pred = join(dir, 'pred');
     const p = cli('predict', '--model', ckpt, '--image', join(data, 'eval', 'image'), '--trimap', join(data, 'eval', 'trimap'), '--out', pred, '--cutout');
-    expect(p.stderr).toBe('');
+    expect(p.stderr).not.toMatch(/warning|error/i);
     expect(p.code).toBe(0);
     const files = readdirSync(pred).sort();
     expect(files.filter((f) => f.endsWith('.cutout.png'))).toHaveLength(2);
@@ -56,7 +57,7 @@ describe('matting-engine CLI, end to end', () => {
     expect(m.code).toBe(0);
     expect((JSON.parse(m.stdout) as typeof scores).mean.sad).toBeCloseTo(scores.mean.sad, 6);
 
-    const r = cli('train', '--data', join(data, 'train'), ...small, '--steps', '6', '--log-every', '2', '--resume', ckpt, '--out', run);
+    const r = cli('train', '--data', join(data, 'train'), ...small, '--steps', '6', '--log-every', '2', '--resume', ckpt);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/starting at step 4/);
     const log2 = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number });
@@ -71,7 +72,7 @@ describe('matting-engine CLI, end to end', () => {
       [['train', '--input-size', '100'], /multiple of 32/],
       [['train', '--data', join(dir, 'missing')], /no such file or folder/],
       [['predict', '--model', join(dir, 'none.safetensors'), '--image', 'a', '--trimap', 'b', '--out', 'c'], /no such file/],
-      [['eval', '--data', join(data, 'eval'), '--baseline', '--pred', join(dir, 'p')], /at most one of/],
+      [['eval', '--data', join(data, 'eval'), '--pred', data, '--baseline'], /at most one of/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['info', '--backend', 'foo'], /unknown backend 'foo'.*available: auto, vulkan/],
     ];

@@ -231,9 +231,8 @@ describe('augmentSample', () => {
     expect(Array.from(b.alpha.subarray(0, 256))).toEqual(Array.from(s0.alpha));
   });
 
-  it('real data: crops of an alphamatting.com matte at size 320 hold unknown pixels', () => {
-    const dir = alphamattingDir();
-    if (dir === null) return;
+  it('real data: crops of an alphamatting.com matte at size 320 hold unknown pixels', (ctx) => {
+    const dir = alphamattingDir(ctx);
     const realFg = toRgb(readImage(join(dir, 'image', 'GT05.png')));
     const realAlpha = readGrey(join(dir, 'alpha', 'GT05.png')).data.map((v) => v / 255);
     const realBg = toRgb(readImage(join(dir, 'image', 'GT19.png')));

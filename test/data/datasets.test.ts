@@ -233,9 +233,8 @@ describe('evaluation set (alphamatting.com layout) from generated fixtures', () 
 });
 
 describe('real data: alphamatting.com low-res evaluation set', () => {
-  it('opens all 18 items, both trimap folders; trimaps exactly 0/128/255 (strict)', () => {
-    const dir = alphamattingDir();
-    if (dir === null) return;
+  it('opens all 18 items, both trimap folders; trimaps exactly 0/128/255 (strict)', (ctx) => {
+    const dir = alphamattingDir(ctx);
     const set = openEvalSet(dir, { strictTrimap: true });
     expect(set.items).toHaveLength(18);
     expect(set.trimapFolders).toEqual(['trimap', 'trimap2']);
@@ -254,9 +253,8 @@ describe('real data: alphamatting.com low-res evaluation set', () => {
     expect(share(s2.trimap)).toBeCloseTo(0.17, 3);
   });
 
-  it('every trimap of both folders loads under strictTrimap', () => {
-    const dir = alphamattingDir();
-    if (dir === null) return;
+  it('every trimap of both folders loads under strictTrimap', (ctx) => {
+    const dir = alphamattingDir(ctx);
     for (const trimapFolder of ['trimap', 'trimap2']) {
       const set = openEvalSet(dir, { trimapFolder, strictTrimap: true });
       for (let i = 0; i < set.items.length; i++) expect(set.load(i).oddTrimapPixels).toBe(0);

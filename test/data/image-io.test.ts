@@ -263,9 +263,8 @@ describe('bad files are DataErrors naming the file', () => {
 });
 
 describe('real data: alphamatting.com low-res (palette trimaps, RGB alphas)', () => {
-  it('decodes a palette trimap to exactly 0/128/255 and an RGB alpha to 0..255', () => {
-    const dir = alphamattingDir();
-    if (dir === null) return;
+  it('decodes a palette trimap to exactly 0/128/255 and an RGB alpha to 0..255', (ctx) => {
+    const dir = alphamattingDir(ctx);
     const tri = readImage(join(dir, 'trimap', 'GT01.png'));
     expect([tri.width, tri.height]).toEqual([800, 497]);
     const values = new Set<number>();

@@ -42,7 +42,7 @@ describe('bad inputs never cost a run', () => {
     disposeCheckpoint(ck);
   });
 
-  it('train refuses bad numbers before anything starts', () => {
+  it('train refuses bad numbers before anything starts', async () => {
     const bad: [string[], RegExp][] = [
       [['--warmup', '-5'], /--warmup must be an integer/],
       [['--warmup', '1.5'], /--warmup must be an integer/],
@@ -53,10 +53,10 @@ describe('bad inputs never cost a run', () => {
       [['--val-limit', '0'], /--val-limit must be a positive integer/],
     ];
     for (const [args, re] of bad) {
-      expect(() => buildTrainOptions(args), args.join(' ')).toThrow(UsageError);
-      expect(() => buildTrainOptions(args), args.join(' ')).toThrow(re);
+      await expect(buildTrainOptions(args), args.join(' ')).rejects.toThrow(UsageError);
+      await expect(buildTrainOptions(args), args.join(' ')).rejects.toThrow(re);
     }
-    expect(buildTrainOptions(['--workers', '2', '--seed', '7']).opts.workers).toBe(2);
+    expect((await buildTrainOptions(['--workers', '2', '--seed', '7'])).opts.workers).toBe(2);
   });
 
   it('scoring zero images is an error, not a perfect score', async () => {

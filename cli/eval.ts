@@ -15,6 +15,7 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { openEvalSet } from '../matting/data/eval-set.ts';
 import { readGrey } from '../matting/data/image-io.ts';
 import { evaluateModel, scoreImage, summarise, type EvalSummary, type ImageScore } from '../matting/evaluate.ts';
+import { evaluateClosedForm } from '../matting/classical/evaluate.ts';
 
 const SPEC = {
   data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
@@ -22,7 +23,7 @@ const SPEC = {
   flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
   scale: { type: 'number', help: "with --model: resize images by this factor for the network (default: the model's inference scale)" },
   pred: { type: 'string', help: 'folder of predicted alpha PNGs (any method), named like the images' },
-  baseline: { type: 'boolean', help: 'score the trimap-only baseline: alpha 0.5 in the unknown region' },
+  baseline: { type: 'boolean', help: 'score a learning-free method: --baseline (or --baseline trimap-only) alpha 0.5 in the unknown region; --baseline closed-form Levin et al. on the GPU' },
   trimapFolder: { type: 'string', default: 'trimap', help: 'trimap sub-folder to use (e.g. trimap2)' },
   stage: { type: 'string', default: 'refined', help: 'with --model: refined or raw alpha' },
   tile: { type: 'number', default: 1024, help: 'with --model: tile size for large images (0 = never)' },
@@ -71,6 +72,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
   }
   if (o.pred && !existsSync(o.pred)) throw new UsageError(`eval: --pred ${o.pred}: no such folder`);
+  const baseline = o.baseline ? (o._[0] ?? 'trimap-only') : undefined;
+  if (baseline && baseline !== 'trimap-only' && baseline !== 'closed-form') throw new UsageError(`eval: --baseline takes trimap-only or closed-form, got '${baseline}'`);
+  if (o._.length > (o.baseline ? 1 : 0)) throw new UsageError(`eval: unexpected argument '${o._.at(-1)}'`);
   const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string });
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   const n = Math.min(set.items.length, (o.limit as number | undefined) ?? Infinity);
@@ -92,6 +96,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
     } finally {
       shutdownEngine();
     }
+  } else if (baseline === 'closed-form') {
+    await initEngine({ backend: o.backend, adapter: o.adapter });
+    try {
+      summary = await evaluateClosedForm(set, n, (s, i, total, r) =>
+        rep.status(`${bar(i + 1, total)} ${i + 1}/${total} ${s.name}: SAD ${s.sad.toFixed(2)} (${r.iterations} CG iterations, residual ${r.relResidual.toExponential(1)})`),
+      );
+    } finally {
+      shutdownEngine();
+    }
+    title = `eval of closed-form matting (Levin et al., GPU CG) on ${o.data} (${set.trimapFolder})`;
   } else {
     const images: ImageScore[] = [];
     for (let i = 0; i < n; i++) {

@@ -10,15 +10,22 @@ import { readImage, readGrey, writePng, IMAGE_EXTENSIONS } from '../matting/data
 import { normaliseTrimap } from '../matting/data/trimap.ts';
 import { predictAlpha } from '../matting/inference.ts';
 import { resolveModelPath } from '../matting/default-model.ts';
+import { closedFormPlanar, cutoutRgba } from '../matting/classical/planar.ts';
 
 const SPEC = {
-  model: { type: 'string', help: 'checkpoint written by train (default: the shipped model, models/default.safetensors)' },
-  flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
+      const planar = { width: img.width, height: img.height, data: toPlanar(img, 3) };
+      const tri01 = { width: img.width, height: img.height, data: trimap };
+      const alpha = model
+        ? await predictAlpha(model, planar, tri01, {
+            stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess,
+            scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on',
+          })
+        : (await closedFormPlanar(planar, tri01)).alpha;
   scale: { type: 'number', help: "resize the image by this factor for the network (default: the model's inference scale)" },
   image: { type: 'string', help: 'image file, or a folder of images (required)' },
   trimap: { type: 'string', help: 'trimap file, or a folder with trimaps of the same names (required)' },
   out: { type: 'string', help: 'output PNG, or a folder when --image is a folder (required)' },
-  cutout: { type: 'boolean', help: 'also write <name>.cutout.png: the image with the alpha as transparency (RGBA)' },
+  cutout: { type: 'boolean', help: 'also write <name>.cutout.png: RGBA with the estimated foreground colours (multi-level foreground estimation) and the alpha as transparency' },
   stage: { type: 'string', default: 'refined', help: 'which alpha: refined (stage 2, when the model has one) or raw (stage 1)' },
   tile: { type: 'number', default: 1024, help: 'images with a side larger than this are processed in overlapping tiles (multiple of 32; 0 = never)' },
   tileOverlap: { type: 'number', default: 64, help: 'tile overlap in pixels' },
@@ -52,12 +59,15 @@ export async function predictCommand(argv: string[]): Promise<number> {
     return 0;
   }
   for (const k of ['image', 'trimap', 'out'] as const) if (!o[k]) throw new UsageError(`predict: --${k} is required (see 'matting-engine predict --help')`);
+  if (o.method !== 'dim' && o.method !== 'closed-form') throw new UsageError(`predict: --method must be dim or closed-form, got '${o.method}'`);
+  const classical = o.method === 'closed-form';
+  if (classical && o.model) throw new UsageError('predict: --method closed-form takes no --model');
   if (o.model && !existsSync(o.model)) throw new UsageError(`predict: --model ${o.model}: no such file`);
   if (o.flip !== undefined && o.flip !== 'on' && o.flip !== 'off') throw new UsageError(`predict: --flip must be on or off, got '${o.flip}'`);
   if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`predict: --scale must be in (0, 4], got ${o.scale}`);
-  let modelPath: string;
+  let modelPath: string | null = null;
   try {
-    modelPath = resolveModelPath(o.model);
+    if (!classical) modelPath = resolveModelPath(o.model);
   } catch (e) {
     throw new UsageError(`predict: ${(e as Error).message}`);
   }
@@ -68,7 +78,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   await initEngine({ backend: o.backend, adapter: o.adapter });
   try {
-    const model = await modelFromCheckpoint(modelPath);
+    const model = modelPath ? await modelFromCheckpoint(modelPath) : null;
     for (const [i, job] of jobs.entries()) {
       const img = readImage(job.image);
       const tri = readGrey(job.trimap);
@@ -77,28 +87,34 @@ export async function predictCommand(argv: string[]): Promise<number> {
       }
       const trimap = normaliseTrimap(tri.data, { file: job.trimap }).trimap;
       rep.status(`${bar(i, jobs.length)} ${i + 1}/${jobs.length} ${job.name} (${img.width}x${img.height})`);
+<<<<<<< HEAD
       const alpha = await predictAlpha(
         model,
         { width: img.width, height: img.height, data: toPlanar(img, 3) },
         { width: img.width, height: img.height, data: trimap },
         { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on' },
       );
+=======
+      const planar = { width: img.width, height: img.height, data: toPlanar(img, 3) };
+      const tri01 = { width: img.width, height: img.height, data: trimap };
+      const alpha = model
+        ? await predictAlpha(model, planar, tri01, {
+            stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined,
+          })
+        : (await closedFormPlanar(planar, tri01)).alpha;
+>>>>>>> 5431a1b (Closed-form matting on the GPU: matrix-free matting Laplacian (two WGSL passes over window shares), Jacobi PCG with GPU-resident scalars, coarse-to-fine cascade; predict --method closed-form, --cutout with estimated foreground colours, eval --baseline closed-form; tests vs an assembled f64 Laplacian and a direct solve)
       mkdirSync(dirname(job.out), { recursive: true });
       const bytes = Float32Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
       writePng(job.out, { width: img.width, height: img.height, channels: 1, data: bytes });
       if (o.cutout) {
-        const rgba = new Float32Array(img.width * img.height * 4);
-        for (let p = 0; p < img.width * img.height; p++) {
-          for (let c = 0; c < 3; c++) rgba[p * 4 + c] = img.data[p * img.channels + Math.min(c, img.channels - 1)]!;
-          rgba[p * 4 + 3] = bytes[p]!;
-        }
+        const rgba = await cutoutRgba(planar, Float32Array.from(bytes, (v) => v / 255));
         writePng(job.out.replace(/\.png$/i, '') + '.cutout.png', { width: img.width, height: img.height, channels: 4, data: rgba });
       }
       rep.json({ type: 'prediction', image: job.image, out: job.out });
     }
     rep.endBar();
     rep.line(`wrote ${jobs.length} alpha matte${jobs.length > 1 ? 's' : ''} to ${jobs.length > 1 ? o.out : jobs[0]!.out}`);
-    model.dispose();
+    model?.dispose();
     return 0;
   } finally {
     shutdownEngine();

@@ -1,8 +1,8 @@
 /**
  * Jacobi-preconditioned conjugate gradients on the GPU for a symmetric positive definite operator
  * given matrix-free. Vectors are full-image planes; only the listed unknowns are read or written.
- * Scalars (r.z, step, beta) stay on the GPU: each dot product is a serial sum per run of PCG_PER
- * unknowns plus one single-workgroup sum of the partials (fixed order: deterministic, no atomics;
+ * Scalars (r.z, step, beta) stay on the GPU: each dot product is a serial sum per invocation over
+ * a fixed stride of unknowns plus one single-workgroup sum of the partials (fixed order: deterministic, no atomics;
  * no barrier in the wide kernels, which llvmpipe runs slowly), and the squared residual of
  * every iteration is logged on the GPU. The CPU reads one float every `checkEvery` iterations to
  * decide whether to stop, which also bounds the queued work.
@@ -20,8 +20,8 @@ const S_RZ = 0, S_ALPHA = 1, S_BETA = 2, S_HIST = 4;
 
 export interface PcgOperator {
   /**
-   * Records q = A p over the unknowns and writes p.q partial sums into partial[0 .. nPart), the
-   * j-th over unknowns [j PCG_PER, (j + 1) PCG_PER) (see laplacianApplyDot).
+   * Records q = A p over the unknowns and writes p.q partial sums into partial[0 .. nPart),
+   * nPart = ceil(m / PCG_PER), the j-th over unknowns j, j + nPart, ... (see laplacianApplyDot).
    */
   apply(p: GPUBuffer, q: GPUBuffer, partial: GPUBuffer): void;
 }
@@ -57,16 +57,18 @@ export interface PcgResult {
   history: number[];
 }
 
-/** A run of PCG_PER unknowns per invocation, two partial sums (v1, v2) per run. */
+/**
+ * nPart invocations, invocation w taking unknowns w, w + nPart, ... (so neighbouring invocations
+ * touch neighbouring pixels), two partial sums (v1, v2) each.
+ */
 const RUN = (body: string) => `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = ${flatIndex(WG)};
   if (w >= u.nPart) { return; }
-  let stop = min((w + 1u) * ${PCG_PER}u, u.m);
   var v1 = 0.0;
   var v2 = 0.0;
-  for (var t = w * ${PCG_PER}u; t < stop; t++) {
+  for (var t = w; t < u.m; t += u.nPart) {
     let i = pixels[t];
 ${body}
   }

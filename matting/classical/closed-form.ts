@@ -27,7 +27,7 @@ export interface ClosedFormOptions extends PcgOptions {
   initial?: Float32Array;
   /** Half-size problems solved first, each starting the next (default: down to a side of 64, at most 3). */
   coarseLevels?: number;
-  /** Relative residual of the coarse solves (default 1e-6). */
+  /** Relative residual of the coarse solves (default 1e-7). */
   coarseTol?: number;
 }
 
@@ -86,7 +86,7 @@ export async function closedFormMatte(image: RgbArray, trimap: Float32Array, o: 
     // Cascade: solve the half-size problem (recursively), start from its alpha upsampled.
     const c = halve(planar, trimap, W, H);
     const r = await closedFormMatte({ width: c.w, height: c.h, data: c.image, layout: 'chw' }, c.trimap, {
-      ...o, coarseLevels: levels - 1, tol: o.coarseTol ?? 1e-6, initial: undefined,
+      ...o, coarseLevels: levels - 1, tol: o.coarseTol ?? 1e-7, initial: undefined,
     });
     coarse.push(...r.coarse, { width: c.w, height: c.h, unknowns: r.unknowns, iterations: r.iterations, relResidual: r.relResidual });
     initial = upsample(r.alpha, c.w, c.h, W, H);

@@ -26,7 +26,11 @@ import { flatIndex, grid1d, type KernelDef } from '../../engine/kernels/kernel.t
 export const LAP_WG = 64;
 /** The winIndex value of a pixel that is not the centre of an active window. */
 export const NO_WINDOW = 0xffffffff;
-/** Floats per window: the whitened colours e_t = R (I_t - mu) of its 9 pixels, 3 each. */
+/**
+ * Floats per window: the whitened colours e_t = R (I_t - mu) of its 9 pixels, 3 each, stored as 27
+ * planes of nWin (component q of window k at q nWin + k) so that neighbouring invocations read
+ * neighbouring addresses.
+ */
 export const GEOM = 27;
 
 export interface LaplacianSetup {
@@ -38,7 +42,7 @@ export interface LaplacianSetup {
   winCenter: Uint32Array;
   /** Per pixel: its active window's index when it is one's centre, else NO_WINDOW. */
   winIndex: Uint32Array;
-  /** nWin x GEOM: e_t for t = 0..8 (pixel c + (t%3 - 1) + (t/3 - 1) W), computed in float64. */
+  /** GEOM planes of nWin: e_t for t = 0..8 (pixel c + (t%3 - 1) + (t/3 - 1) W), computed in float64. */
   winGeom: Float32Array;
   /** Pixels in at least one active window (the unknowns of the system), ascending. */
   pixels: Uint32Array;
@@ -104,9 +108,9 @@ export function setupLaplacian(image: ArrayLike<number>, known: Uint8Array, W: n
       const j = c + (((t / 3) | 0) - 1) * W + (t % 3) - 1;
       const a = d[3 * t]!, b = d[3 * t + 1]!, g = d[3 * t + 2]!;
       const f0 = r00 * a, f1 = r10 * a + r11 * b, f2 = r20 * a + r21 * b + r22 * g;
-      winGeom[k * GEOM + 3 * t] = f0;
-      winGeom[k * GEOM + 3 * t + 1] = f1;
-      winGeom[k * GEOM + 3 * t + 2] = f2;
+      winGeom[(3 * t) * nWin + k] = f0;
+      winGeom[(3 * t + 1) * nWin + k] = f1;
+      winGeom[(3 * t + 2) * nWin + k] = f2;
       diag[j]! += 1 - (1 + f0 * f0 + f1 * f1 + f2 * f2) / 9;
       count[j]!++;
     }
@@ -156,10 +160,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let k = ${flatIndex(LAP_WG)};
   if (k >= u.nWin) { return; }
   let c = winCenter[k];
-  let b = k * ${GEOM}u;
+  let n = u.nWin;
   let top = c - u.W - 1u;
 ${slotLoads.map(({ t, dx, dy }) => `  let x${t} = x[top + ${dy + 1}u * u.W + ${dx + 1}u];
-  let e${t} = vec3<f32>(geom[b + ${3 * t}u], geom[b + ${3 * t + 1}u], geom[b + ${3 * t + 2}u]);`).join('\n')}
+  let e${t} = vec3<f32>(geom[${3 * t}u * n + k], geom[${3 * t + 1}u * n + k], geom[${3 * t + 2}u * n + k]);`).join('\n')}
   let xbar = (${slotLoads.map(({ t }) => `x${t}`).join(' + ')}) / 9.0;
   let g = (${slotLoads.map(({ t }) => `e${t} * x${t}`).join(' + ')}) / 9.0;
   let at = c + u.W + 1u;
@@ -168,13 +172,14 @@ ${slotLoads.map(({ t }) => `  contrib[${t}u * u.P + at] = x${t} - xbar - dot(e${
 };
 
 /**
- * Pass 2: y = (L + diag(shift)) x over runs of `per` consecutive unknowns per invocation, summing
+ * Pass 2: y = (L + diag(shift)) x, invocation p taking unknowns p, p + nPart, ... (neighbouring
+ * invocations on neighbouring pixels), summing
  * the 9 slot planes at the centres of the windows that contain each pixel, and one partial sum of
  * x . y per invocation (serial, no barrier: llvmpipe turns every barrier into a costly switch).
  */
 export const laplacianApplyDot: KernelDef = {
   name: 'laplacianApplyDot',
-  uniforms: [['m', 'u32'], ['per', 'u32'], ['nPart', 'u32'], ['W', 'u32'], ['P', 'u32']],
+  uniforms: [['m', 'u32'], ['nPart', 'u32'], ['W', 'u32'], ['P', 'u32']],
   storage: [
     ['pixels', 'read', 'array<u32>'],
     ['contrib', 'read', 'array<f32>'],
@@ -189,10 +194,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let p = ${flatIndex(LAP_WG)};
   if (p >= u.nPart) { return; }
   let W = u.W;
-  let start = p * u.per;
-  let stop = min(start + u.per, u.m);
   var acc = 0.0;
-  for (var q = start; q < stop; q++) {
+  for (var q = p; q < u.m; q += u.nPart) {
     let i = pixels[q];
     // slot t of the window centred at i - (t%3 - 1) - (t/3 - 1) W, stored at centre + W + 1
     let a = i + 2u * W + 2u;
@@ -237,7 +240,7 @@ export class LaplacianOperator {
     this.bufs = [this.winCenter, this.geom, this.pixels, this.shift, this.contrib];
   }
 
-  /** q = (L + diag(shift)) p over the unknowns, and p.q partial sums over runs of `per` unknowns. */
+  /** q = (L + diag(shift)) p over the unknowns, and nPart partial sums of p.q (see PcgOperator). */
   apply(p: GPUBuffer, q: GPUBuffer, partial: GPUBuffer): void {
     const e = engine();
     const { W, H, nWin } = this.setup;
@@ -245,7 +248,7 @@ export class LaplacianOperator {
     if (nWin > 0) e.dispatch(laplacianWindow, { nWin, W, P }, [p, this.winCenter.buffer, this.geom.buffer, this.contrib.buffer], grid1d(nWin, LAP_WG));
     e.dispatch(
       laplacianApplyDot,
-      { m: this.m, per: this.per, nPart: this.nPart, W, P },
+      { m: this.m, nPart: this.nPart, W, P },
       [this.pixels.buffer, this.contrib.buffer, this.shift.buffer, p, q, partial],
       grid1d(this.nPart, LAP_WG),
     );

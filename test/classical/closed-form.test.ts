@@ -8,10 +8,10 @@ import { closedFormMatte, isKnown, LaplacianOperator, setupLaplacian } from '../
 useEngine();
 
 /** A random image and a trimap with a known background left, known foreground right, unknown middle and speckles. */
-function randomCase(W: number, H: number, seed: number) {
+function randomCase(W: number, H: number, seed: number, contrast = 1) {
   const rng = mulberry32(seed);
   const n = W * H;
-  const image = Float32Array.from({ length: 3 * n }, () => rng());
+  const image = Float32Array.from({ length: 3 * n }, () => 0.5 + contrast * (rng() - 0.5));
   const trimap = new Float32Array(n);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
     const u = x / (W - 1) + 0.3 * (rng() - 0.5);
@@ -97,6 +97,21 @@ describe('closedFormMatte against a direct f64 solve of (L + lambda D) alpha = l
       for (let i = 0; i < W * H; i++) if (isKnown(c.trimap[i]!)) expect(r.alpha[i]).toBe(c.trimap[i]);
     });
   }
+
+  it('low contrast (window variances ~1e-7, the size of eps): alpha to 1e-4, and eps matters', async () => {
+    const W = 15, H = 11;
+    const c = randomCase(W, H, 77, 2e-3);
+    const ref = closedFormReference(c.image, c.trimap, W, H);
+    const other = closedFormReference(c.image, c.trimap, W, H, 100, 1e-6);
+    const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { tol: 1e-7, maxIterations: 2000, checkEvery: 10 });
+    let err = 0, epsEffect = 0;
+    for (let i = 0; i < W * H; i++) {
+      err = Math.max(err, Math.abs(r.alpha[i]! - ref.alpha[i]!));
+      epsEffect = Math.max(epsEffect, Math.abs(other.alpha[i]! - ref.alpha[i]!));
+    }
+    expect(epsEffect).toBeGreaterThan(1e-2); // the case can tell eps 1e-7 from 1e-6
+    expect(err).toBeLessThan(1e-4);
+  });
 
   it('two flat colours: alpha is affine in the colour, the closed form recovers it (1e-3) and matches the direct solve (1e-4)', async () => {
     const W = 24, H = 14;

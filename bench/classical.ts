@@ -25,8 +25,8 @@ const e = await initEngine();
 const set = openEvalSet(o.data!, { trimapFolder: o.trimapFolder as string });
 const wanted = o.names ? new Set(o.names.split(',')) : null;
 console.log(`# classical matting timing, ${set.trimapFolder}, adapter ${e.acquired.info.description}`);
-console.log('| image | size | unknowns | CG iterations (coarse..fine) | rel. residual | SAD | closed-form wall s | CPU s | foreground wall s | CPU s |');
-console.log('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| image | size | unknowns | CG iterations (coarse..fine) | rel. residual | SAD | MSE | closed-form wall s | CPU s | foreground wall s | CPU s |');
+console.log('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 let n = 0;
 for (let i = 0; i < set.items.length && n < (o.limit as number); i++) {
   if (wanted && !wanted.has(set.items[i]!.name.replace(/\.\w+$/, ''))) continue;
@@ -41,6 +41,7 @@ for (let i = 0; i < set.items.length && n < (o.limit as number); i++) {
   await estimateForeground({ ...dims, data: rgb, layout: 'chw' }, r.alpha);
   const fgWall = (performance.now() - w0) / 1000, fgCpu = cpu() - c0;
   const its = [...r.coarse.map((c) => c.iterations), r.iterations].join(' / ');
-  console.log(`| ${s.name} | ${s.width}x${s.height} | ${r.unknowns} | ${its} | ${r.relResidual.toExponential(1)} | ${scoreImage(s.name, r.alpha, s).sad.toFixed(2)} | ${cfWall.toFixed(1)} | ${cfCpu.toFixed(1)} | ${fgWall.toFixed(2)} | ${fgCpu.toFixed(2)} |`);
+  const sc = scoreImage(s.name, r.alpha, s);
+  console.log(`| ${s.name} | ${s.width}x${s.height} | ${r.unknowns} | ${its} | ${r.relResidual.toExponential(1)} | ${sc.sad.toFixed(2)} | ${sc.mse.toFixed(4)} | ${cfWall.toFixed(1)} | ${cfCpu.toFixed(1)} | ${fgWall.toFixed(2)} | ${fgCpu.toFixed(2)} |`);
 }
 shutdownEngine();

@@ -54,7 +54,7 @@ describe('classical matting from the CLI', () => {
   it('bad --method and --baseline values get one clear line and exit code 2', () => {
     const cases: [string[], RegExp][] = [
       [['predict', '--method', 'magic', '--image', 'a', '--trimap', 'b', '--out', 'c'], /--method must be dim or closed-form/],
-      [['predict', '--image', 'a', '--trimap', 'b', '--out', 'c'], /--model is required/],
+      [['predict', '--method', 'closed-form', '--model', 'm.safetensors', '--image', 'a', '--trimap', 'b', '--out', 'c'], /--method closed-form takes no --model/],
       [['eval', '--baseline', 'magic', '--data', join(data, 'eval')], /--baseline takes trimap-only or closed-form/],
     ];
     for (const [args, re] of cases) {

@@ -9,7 +9,7 @@
  * The output is clipped to [0, 1] and known pixels are written with their trimap value.
  */
 import { engine } from '../../engine/engine.ts';
-import { Tensor } from '../../engine/tensor.ts';
+import { tensor } from '../../engine/creation.ts';
 import { pcgSolve, PCG_PER, type PcgOptions } from './cg.ts';
 import { LaplacianOperator, setupLaplacian } from './laplacian.ts';
 import type { RgbArray } from './foreground.ts';
@@ -58,12 +58,6 @@ export interface ClosedFormResult {
 /** Values of a trimap in [0, 1] that are known: exactly 0 (background) or 1 (foreground). */
 export function isKnown(t: number): boolean {
   return t === 0 || t === 1;
-}
-
-function f32Buffer(data: Float32Array, label: string): Tensor {
-  const t = Tensor.empty([data.length], 'f32', label);
-  if (data.length > 0) engine().write(t.buffer, 0, data);
-  return t;
 }
 
 /**
@@ -159,7 +153,7 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
 
   const e = engine();
   const op = new LaplacianOperator(lap, shift, PCG_PER);
-  const bufs = { dinv: f32Buffer(dinv, 'jacobi'), rhs: f32Buffer(rhs, 'rhs'), x: f32Buffer(x0, 'alpha') };
+  const bufs = { dinv: tensor(dinv), rhs: tensor(rhs), x: tensor(x0) };
   try {
     const res = await pcgSolve(op, { N, m, pixels: op.pixels.buffer, dinv: bufs.dinv.buffer, rhs: bufs.rhs.buffer, rhsNorm: Math.sqrt(rhsNorm2) }, bufs.x.buffer, {
       tol: o.tol ?? 1e-7, maxIterations: o.maxIterations ?? 2000, checkEvery: o.checkEvery ?? 10,

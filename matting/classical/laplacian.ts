@@ -20,7 +20,8 @@
  * pixel in no active window is not an unknown of the system.
  */
 import { engine } from '../../engine/engine.ts';
-import { Tensor } from '../../engine/tensor.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { tensor } from '../../engine/creation.ts';
 import { flatIndex, grid1d, type KernelDef } from '../../engine/kernels/kernel.ts';
 
 export const LAP_WG = 64;
@@ -232,11 +233,11 @@ export class LaplacianOperator {
     if (9 * this.P * 4 > limit) throw new Error(`matting Laplacian: ${W}x${H} needs bindings larger than this adapter's ${limit} bytes (9 planes of f32)`);
     this.m = setup.pixels.length;
     this.nPart = Math.ceil(this.m / per);
-    this.winCenter = upload(setup.winCenter, 'i32', 'window centres');
-    this.geom = upload(setup.winGeom, 'f32', 'window geometry');
-    this.pixels = upload(setup.pixels, 'i32', 'unknowns');
-    this.shift = upload(shift, 'f32', 'diagonal shift');
-    this.contrib = upload(new Float32Array(9 * this.P), 'f32', 'window shares'); // inactive windows' shares stay zero
+    this.winCenter = upload(setup.winCenter);
+    this.geom = upload(setup.winGeom);
+    this.pixels = upload(setup.pixels);
+    this.shift = upload(shift);
+    this.contrib = upload(new Float32Array(9 * this.P)); // inactive windows' shares stay zero
     this.bufs = [this.winCenter, this.geom, this.pixels, this.shift, this.contrib];
   }
 
@@ -259,8 +260,7 @@ export class LaplacianOperator {
   }
 }
 
-function upload(data: Float32Array | Uint32Array, dtype: 'f32' | 'i32', label: string): Tensor {
-  const t = Tensor.empty([data.length], dtype, label);
-  if (data.length > 0) engine().write(t.buffer, 0, data);
-  return t;
+/** A GPU copy of CPU data (u32 data travels as the bits of an i32 tensor). */
+function upload(data: Float32Array | Uint32Array): Tensor {
+  return tensor(data instanceof Uint32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data, [data.length]);
 }

@@ -13,14 +13,9 @@ import { resolveModelPath } from '../matting/default-model.ts';
 import { closedFormPlanar, cutoutRgba } from '../matting/classical/planar.ts';
 
 const SPEC = {
-      const planar = { width: img.width, height: img.height, data: toPlanar(img, 3) };
-      const tri01 = { width: img.width, height: img.height, data: trimap };
-      const alpha = model
-        ? await predictAlpha(model, planar, tri01, {
-            stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess,
-            scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on',
-          })
-        : (await closedFormPlanar(planar, tri01)).alpha;
+  method: { type: 'string', default: 'dim', help: 'dim: the trained network; closed-form: Levin et al. closed-form matting on the GPU (no model)' },
+  model: { type: 'string', help: 'with --method dim: checkpoint written by train (default: the shipped model, models/default.safetensors)' },
+  flip: { type: 'string', help: "average with the prediction of the mirrored image: on or off (default: the model's setting)" },
   scale: { type: 'number', help: "resize the image by this factor for the network (default: the model's inference scale)" },
   image: { type: 'string', help: 'image file, or a folder of images (required)' },
   trimap: { type: 'string', help: 'trimap file, or a folder with trimaps of the same names (required)' },
@@ -87,22 +82,14 @@ export async function predictCommand(argv: string[]): Promise<number> {
       }
       const trimap = normaliseTrimap(tri.data, { file: job.trimap }).trimap;
       rep.status(`${bar(i, jobs.length)} ${i + 1}/${jobs.length} ${job.name} (${img.width}x${img.height})`);
-<<<<<<< HEAD
-      const alpha = await predictAlpha(
-        model,
-        { width: img.width, height: img.height, data: toPlanar(img, 3) },
-        { width: img.width, height: img.height, data: trimap },
-        { stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on' },
-      );
-=======
       const planar = { width: img.width, height: img.height, data: toPlanar(img, 3) };
       const tri01 = { width: img.width, height: img.height, data: trimap };
       const alpha = model
         ? await predictAlpha(model, planar, tri01, {
-            stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess, scale: o.scale as number | undefined,
+            stage: o.stage as 'refined' | 'raw', tileSize: tile, tileOverlap: o.tileOverlap as number, noPostProcess: !!o.noPostProcess,
+            scale: o.scale as number | undefined, flip: o.flip === undefined ? undefined : o.flip === 'on',
           })
         : (await closedFormPlanar(planar, tri01)).alpha;
->>>>>>> 5431a1b (Closed-form matting on the GPU: matrix-free matting Laplacian (two WGSL passes over window shares), Jacobi PCG with GPU-resident scalars, coarse-to-fine cascade; predict --method closed-form, --cutout with estimated foreground colours, eval --baseline closed-form; tests vs an assembled f64 Laplacian and a direct solve)
       mkdirSync(dirname(job.out), { recursive: true });
       const bytes = Float32Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
       writePng(job.out, { width: img.width, height: img.height, channels: 1, data: bytes });

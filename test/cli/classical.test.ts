@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSyntheticDataset } from '../../matting/data/synthetic.ts';
+import { generateSyntheticDataset } from '../../matting/data/synthetic-files.ts';
 import { readGrey, readImage } from '../../matting/data/image-io.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'cli', 'bin.js');

@@ -4,7 +4,7 @@
  * residual, SAD against the ground truth) and multi-level foreground estimation, per image.
  * CPU seconds count every thread of the process (llvmpipe's too), so on a shared machine they show
  * the work apart from the wait for cores. Standalone:
- *   npx tsx bench/classical.ts [--data DIR] [--trimap-folder trimap2] [--limit N] [--names GT01,GT04]
+ *   npx tsx bench/classical.ts --data DIR [--trimap-folder trimap2] [--limit N] [--names GT01,GT04]
  */
 import { parseArgs } from '../cli/args.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
@@ -14,12 +14,13 @@ import { closedFormPlanar } from '../matting/classical/planar.ts';
 import { estimateForeground } from '../matting/classical/foreground.ts';
 
 const o = parseArgs(process.argv.slice(2), {
-  data: { type: 'string', default: '../shared/data/alphamatting-lowres', help: 'evaluation folder' },
+  data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
   trimapFolder: { type: 'string', default: 'trimap', help: 'trimap sub-folder' },
   limit: { type: 'number', default: 1000, help: 'first N images' },
   names: { type: 'string', help: 'comma-separated image stems' },
 }, 'bench/classical');
 
+if (!o.data) throw new Error('bench/classical: --data DIR is required');
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 const e = await initEngine();
 const set = openEvalSet(o.data!, { trimapFolder: o.trimapFolder as string });

@@ -16,6 +16,7 @@ import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { openEvalSet } from '../matting/data/eval-set.ts';
 import { readGrey } from '../matting/data/image-io.ts';
 import { evaluateModel, scoreImage, summarise, type EvalSummary, type ImageScore } from '../matting/evaluate.ts';
+import { evaluateClosedForm } from '../matting/classical/evaluate.ts';
 
 const SPEC = {
   data: { type: 'string', arg: '<dir>', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
@@ -23,7 +24,8 @@ const SPEC = {
   flip: { type: 'string', arg: '<on|off>', choices: ['on', 'off'], help: 'average with the prediction of the mirrored image', defaultText: "the model's setting" },
   scale: { type: 'number', arg: '<x>', min: 0, minExclusive: true, help: "with --model: resize images by this factor for the network", defaultText: "the model's inference scale" },
   pred: { type: 'string', arg: '<dir>', help: 'folder of predicted alpha PNGs (any method), named like the images' },
-  baseline: { type: 'boolean', help: 'score the trimap-only baseline: alpha 0.5 in the unknown region' },
+  baseline: { type: 'boolean', help: 'score a learning-free method: --baseline (or --baseline trimap-only) alpha 0.5 in the unknown region; --baseline closed-form Levin et al. on the GPU' },
+  baselineMethod: { type: 'string', arg: '<trimap-only|closed-form>', choices: ['trimap-only', 'closed-form'], help: 'with --baseline: which method (also as the word after --baseline)', defaultText: 'trimap-only' },
   trimapFolder: { type: 'string', default: 'trimap', arg: '<name>', help: 'trimap sub-folder to use (e.g. trimap2)' },
   ...HEAD_OPTION,
   tile: { type: 'number', default: 1024, arg: '<px>', integer: true, min: 0, help: 'with --model: tile size for large images (0 = never)' },
@@ -56,7 +58,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText('eval', 'Scores alpha mattes with the Composition-1k metrics over an alphamatting.com-style folder.\nThe table goes to stdout, progress to stderr.', SPEC));
     return 0;
   }
-  const o = parseArgs(argv, SPEC, 'eval', { renamed: RENAMED_STAGE });
+  const o = parseArgs(argv, SPEC, 'eval', { renamed: RENAMED_STAGE, positionals: ['baselineMethod'] });
   applyImageOptions(o, 'eval');
   if (!o.data) throw new UsageError("eval: --data is required (see 'matting-engine eval --help')");
   if (!existsSync(o.data)) throw new UsageError(`eval: --data ${o.data}: no such folder`);
@@ -77,6 +79,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const info = modelPath ? await checkModelFile('eval', modelPath) : null;
   const head = info ? chooseHead(o.head, info) : 'refined';
   if (o.pred && !existsSync(o.pred)) throw new UsageError(`eval: --pred ${o.pred}: no such folder`);
+  if (o.baselineMethod !== undefined && !o.baseline) throw new UsageError(`eval: '${o.baselineMethod}' needs --baseline before it (eval --baseline closed-form)`);
+  const baseline = o.baseline ? (o.baselineMethod ?? 'trimap-only') : undefined;
+  if (baseline && baseline !== 'trimap-only' && baseline !== 'closed-form') throw new UsageError(`eval: --baseline takes trimap-only or closed-form, got '${baseline}'`);
   const rep = new Reporter(outputMode({ json: !!o.json, quiet: !!o.quiet }));
   const set = openEvalSet(o.data, { trimapFolder: o.trimapFolder as string, warn: (m) => rep.warn(m) });
   if (o.limit !== undefined && !(Number.isInteger(o.limit) && (o.limit as number) > 0)) throw new UsageError(`eval: --limit must be a positive integer, got ${o.limit}`);
@@ -101,6 +106,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
     } finally {
       shutdownEngine();
     }
+  } else if (baseline === 'closed-form') {
+    await initEngine({ backend: o.backend, adapter: o.adapter });
+    try {
+      summary = await evaluateClosedForm(set, n, (s, i, total, r) =>
+        rep.progress(i + 1, total, `${s.name}: SAD ${s.sad.toFixed(2)} (${r.iterations} CG iterations, residual ${r.relResidual.toExponential(1)})`),
+      );
+    } finally {
+      shutdownEngine();
+    }
+    title = `eval of closed-form matting (Levin et al., GPU CG) on ${o.data} (${set.trimapFolder})`;
   } else {
     const images: ImageScore[] = [];
     for (let i = 0; i < n; i++) {

@@ -8,6 +8,7 @@ import { toPlanar } from './model-io.ts';
 import { checkModelFile, HEAD_OPTION, chooseHead, RENAMED_STAGE } from './model-choice.ts';
 import { modelFromCheckpoint } from './model-io.ts';
 import { resolveModelPath } from '../matting/default-model.ts';
+import { closedFormPlanar, cutoutRgba } from '../matting/classical/planar.ts';
 import { listFolder, isFolder, resolveOutput, writeGreyFile, maskValues, summary, stem, skipReason, type Skipped } from './batch-files.ts';
 import { BAND_OPTIONS, parseBand } from './trimap.ts';
 import { trimapWarning } from './trimap-check.ts';
@@ -19,7 +20,8 @@ import { trimapFromMask } from '../matting/trimap-from-mask.ts';
 import { predictAlpha } from '../matting/inference.ts';
 
 const SPEC = {
-  model: { type: 'string', arg: '<file>', help: 'checkpoint written by train', defaultText: 'the shipped model, models/default.safetensors' },
+  method: { type: 'string', default: 'dim', arg: '<dim|closed-form>', choices: ['dim', 'closed-form'], help: 'dim: the trained network; closed-form: Levin et al. closed-form matting on the GPU (no model)' },
+  model: { type: 'string', arg: '<file>', help: 'with --method dim: checkpoint written by train', defaultText: 'the shipped model, models/default.safetensors' },
   flip: { type: 'string', arg: '<on|off>', choices: ['on', 'off'], help: 'average with the prediction of the mirrored image', defaultText: "the model's setting" },
   scale: { type: 'number', arg: '<x>', min: 0, minExclusive: true, help: 'resize the image by this factor for the network', defaultText: "the model's inference scale" },
   image: { type: 'string', arg: '<file|dir>', help: 'image file, or a folder of images (required)' },
@@ -27,7 +29,7 @@ const SPEC = {
   mask: { type: 'string', arg: '<file|dir>', help: 'instead of --trimap: a binary mask or rough alpha, made into a trimap as `matting-engine trimap` does' },
   ...BAND_OPTIONS,
   out: { type: 'string', arg: '<file|dir>', help: 'output .png or .jpg (or a folder) for one image; a folder when --image is a folder (required)' },
-  cutout: { type: 'boolean', help: 'also write <name>.cutout.png: the image with the alpha as transparency (RGBA)' },
+  cutout: { type: 'boolean', help: 'also write <name>.cutout.png: RGBA with the estimated foreground colours (multi-level foreground estimation) and the alpha as transparency' },
   ...HEAD_OPTION,
   tile: { type: 'number', default: 1024, arg: '<px>', integer: true, min: 0, help: 'images with a side larger than this are processed in overlapping tiles (multiple of 32; 0 = never)' },
   tileOverlap: { type: 'number', default: 64, arg: '<px>', integer: true, min: 0, help: 'tile overlap in pixels' },
@@ -106,14 +108,16 @@ export async function predictCommand(argv: string[]): Promise<number> {
   for (const k of ['image', 'out'] as const) if (!o[k]) throw new UsageError(`predict: --${k} is required (see 'matting-engine predict --help')`);
   if (!o.trimap && !o.mask) throw new UsageError("predict: --trimap (or --mask, to make one from a mask) is required (see 'matting-engine predict --help')");
   if (o.scale !== undefined && !(o.scale > 0 && o.scale <= 4)) throw new UsageError(`predict: --scale must be in (0, 4], got ${o.scale}`);
-  let modelPath: string;
+  const classical = o.method === 'closed-form';
+  if (classical && o.model) throw new UsageError('predict: --method closed-form takes no --model');
+  let modelPath: string | null = null;
   try {
-    modelPath = resolveModelPath(o.model);
+    if (!classical) modelPath = resolveModelPath(o.model);
   } catch (e) {
     throw new UsageError(`predict: ${(e as Error).message}`);
   }
-  const info = await checkModelFile('predict', modelPath);
-  const head = chooseHead(o.head, info);
+  const info = modelPath ? await checkModelFile('predict', modelPath) : null;
+  const head = info ? chooseHead(o.head, info) : 'raw';
   const tile = o.tile;
   if (tile !== 0 && (tile % 32 !== 0 || tile < 64)) throw new UsageError('predict: --tile must be 0 or a multiple of 32, at least 64');
   const fromMask = !!o.mask;
@@ -126,7 +130,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   await initEngine({ backend: o.backend, adapter: o.adapter });
   let wrote = 0, failed = 0;
   try {
-    const model = await modelFromCheckpoint(modelPath);
+    const model = modelPath ? await modelFromCheckpoint(modelPath) : null;
     for (const [i, job] of jobs.entries()) {
       if (folder) rep.progress(i, jobs.length, `${job.name}`);
       try {
@@ -144,24 +148,22 @@ export async function predictCommand(argv: string[]): Promise<number> {
           const w = trimapWarning(job.guide, tri.data, n);
           if (w) rep.warn(w);
         }
-        const alpha = await predictAlpha(
-          model,
-          { width: img.width, height: img.height, data: toPlanar(img, 3) },
-          { width: img.width, height: img.height, data: trimap },
-          { stage: head, tileSize: tile, tileOverlap: o.tileOverlap, noPostProcess: !o.postProcess, scale: o.scale, flip: o.flip === undefined ? undefined : o.flip === 'on' },
-        );
+        const planar = { width: img.width, height: img.height, data: toPlanar(img, 3) };
+        const tri01 = { width: img.width, height: img.height, data: trimap };
+        const alpha = model
+          ? await predictAlpha(model, planar, tri01, {
+              stage: head, tileSize: tile, tileOverlap: o.tileOverlap, noPostProcess: !o.postProcess, scale: o.scale, flip: o.flip === undefined ? undefined : o.flip === 'on',
+            })
+          : (await closedFormPlanar(planar, tri01)).alpha;
         const bytes = Float32Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
         writeGreyFile(job.out, img.width, img.height, bytes);
         if (o.cutout) {
-          const rgba = new Float32Array(img.width * img.height * 4);
-          for (let p = 0; p < img.width * img.height; p++) {
-            for (let c = 0; c < 3; c++) rgba[p * 4 + c] = img.data[p * img.channels + Math.min(c, img.channels - 1)]!;
-            rgba[p * 4 + 3] = bytes[p]!;
-          }
+          // RGB from the estimated foreground colours, so the old background does not bleed into soft edges.
+          const rgba = await cutoutRgba(planar, Float32Array.from(bytes, (v) => v / 255));
           writePng(cutoutPath(job.out), { width: img.width, height: img.height, channels: 4, data: rgba });
         }
         wrote++;
-        rep.json({ type: 'prediction', image: job.image, out: job.out, head });
+        rep.json({ type: 'prediction', image: job.image, out: job.out, head: classical ? 'closed-form' : head });
       } catch (e) {
         if (!(e instanceof DataError) || !folder || o.failFast) throw e;
         failed++;
@@ -170,8 +172,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
       }
     }
     if (folder) rep.progress(jobs.length, jobs.length, 'done');
-    rep.line(folder ? summary(wrote, 'alpha matte', o.out!, skipped) : `wrote ${jobs[0]!.out} (${head} alpha)`);
-    model.dispose();
+    rep.line(folder ? summary(wrote, 'alpha matte', o.out!, skipped) : `wrote ${jobs[0]!.out} (${classical ? 'closed-form' : `${head}`} alpha)`);
+    model?.dispose();
     // Unsupported formats are reported and skipped (exit 0); missing trimaps and unreadable files make it exit 1.
     return missing + failed > 0 ? 1 : 0;
   } finally {

@@ -7,3 +7,7 @@ export {
   type ForegroundOptions,
   type RgbArray,
 } from './foreground.ts';
+export { closedFormMatte, isKnown, type ClosedFormOptions, type ClosedFormResult } from './closed-form.ts';
+export { setupLaplacian, LaplacianOperator, type LaplacianSetup } from './laplacian.ts';
+export { pcgSolve, type PcgOptions, type PcgResult } from './cg.ts';
+export { closedFormPlanar, cutoutRgba } from './planar.ts';

@@ -13,9 +13,6 @@
  * variant) forces one variant wherever it applies. For a fixed
  * cache the choice is fixed, so results stay bit-identical run to run.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import type { DirectTile } from './kernels/conv/direct.ts';
@@ -91,24 +88,41 @@ function adapterKey(): string {
   return `${a.info.vendor} | ${a.info.architecture} | ${a.info.description} | ${a.backend}`;
 }
 
-export function autotuneCachePath(): string {
-  const env = process.env.MATTING_AUTOTUNE_CACHE;
-  if (env) return env;
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'matting-engine', 'conv-variants.json');
+/**
+ * Where the measured choices persist between runs. The core knows no file system (it bundles for
+ * the browser), so the store is registered by the platform: node/register-dawn.ts installs a JSON
+ * file under ~/.cache/matting-engine; without one the choices last for the process.
+ */
+export interface AutotuneStore {
+  /** The stored text, or null when there is none (absent, unreadable). */
+  load(): string | null;
+  /** Stores the text; failures are the store's to swallow (the file is only a cache). */
+  save(text: string): void;
+}
+let store: AutotuneStore = { load: () => null, save: () => {} };
+
+export function setAutotuneStore(s: AutotuneStore): void {
+  store = s;
+  cache = null;
+}
+
+/** An environment variable where there is a process (Node), else undefined (a browser). */
+export function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
 }
 
 type CacheFile = Record<string, Record<string, { variant: ConvVariant; ms: Record<string, number> }>>;
 let cache: CacheFile | null = null;
 
 /** MATTING_AUTOTUNE=0: never measure, run the defaults (the test suite sets it). */
-const tuningOff = (): boolean => process.env.MATTING_AUTOTUNE === '0';
+const tuningOff = (): boolean => envVar('MATTING_AUTOTUNE') === '0';
 const pending = new Map<string, { pass: ConvPass; g: ConvGeometry }>();
 
 function loadCache(): CacheFile {
   if (cache) return cache;
   try {
-    const parsed = JSON.parse(readFileSync(autotuneCachePath(), 'utf8')) as unknown;
+    const text = store.load();
+    const parsed = text === null ? {} : (JSON.parse(text) as unknown);
     cache = parsed && typeof parsed === 'object' ? (parsed as CacheFile) : {};
   } catch {
     cache = {}; // absent or unreadable: tune again (the file is only a cache)
@@ -117,19 +131,12 @@ function loadCache(): CacheFile {
 }
 
 function saveCache(): void {
-  const path = autotuneCachePath();
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(`${path}.tmp`, JSON.stringify(cache, null, 1));
-    renameSync(`${path}.tmp`, path);
-  } catch {
-    // a read-only home: the choices still hold for this process
-  }
+  store.save(JSON.stringify(cache, null, 1));
 }
 
 /** MATTING_CONV_VARIANT=NAME forces one variant on every pass where it applies (e.g. gemm: the old kernels). */
 function envVariant(): ConvVariant | undefined {
-  const v = process.env.MATTING_CONV_VARIANT;
+  const v = envVar('MATTING_CONV_VARIANT');
   if (!v) return undefined;
   if (v !== 'gemm') parseTile(v);
   return v;

@@ -1,5 +1,6 @@
 /** `matting-engine serve`: the web app (matting in the browser on its WebGPU device) on a local address. */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, helpText, UsageError } from './args.ts';
@@ -17,19 +18,22 @@ const SPEC = {
 const here = dirname(fileURLToPath(import.meta.url));
 
 /**
- * The built app's folder. From a clone (web/ sources beside cli/) it is rebuilt into dist/web first,
- * so the page is never stale; an installed package serves the dist/web its build shipped.
+ * The built app's folder, and what to remove when the server stops. From a clone (web/ sources
+ * beside cli/) the app is built afresh into a temporary folder, so the page is never stale and
+ * dist/ (which `npm run build` replaces whole) is never written under a running server; an
+ * installed package serves the dist/web its build shipped.
  */
-export async function webRoot(): Promise<string> {
+export async function webRoot(): Promise<{ root: string; temporary: boolean }> {
   const sources = join(here, '..', 'web', 'build.mjs');
   if (existsSync(sources)) {
-    const { buildWeb, DEFAULT_WEB_OUT } = (await import(pathToFileURL(sources).href)) as typeof import('../web/build.mjs');
-    await buildWeb({ outdir: DEFAULT_WEB_OUT });
-    return DEFAULT_WEB_OUT;
+    const { buildWeb } = (await import(pathToFileURL(sources).href)) as typeof import('../web/build.mjs');
+    const root = mkdtempSync(join(tmpdir(), 'matting-engine-web-'));
+    await buildWeb({ outdir: root });
+    return { root, temporary: true };
   }
   const shipped = join(here, '..', 'web'); // dist/cli/ -> dist/web/
   if (!existsSync(join(shipped, 'index.html'))) throw new Error(`the web app is missing from this installation (${shipped}); reinstall the package`);
-  return shipped;
+  return { root: shipped, temporary: false };
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -47,11 +51,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   } catch (e) {
     note = ` (no model: ${(e as Error).message}; the page can load a checkpoint file)`;
   }
-  const root = await webRoot();
+  const web = await webRoot();
+  const cleanUp = () => web.temporary && rmSync(web.root, { recursive: true, force: true });
   let server;
   try {
-    server = await startWebServer({ root, model, port: o.port, host: o.host });
+    server = await startWebServer({ root: web.root, model, port: o.port, host: o.host });
   } catch (e) {
+    cleanUp();
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') throw new UsageError(`serve: port ${o.port} on ${o.host} is in use; pick another with --port (0: any free port)`);
     if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new UsageError(`serve: cannot listen on ${o.host}`);
@@ -64,5 +70,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await server.close();
+  cleanUp();
   return 0;
 }

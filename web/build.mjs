@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds the web app (web/) into a static folder: esbuild bundles web/src/main.ts with the engine's
 // browser-safe core entries into one ES module (app.js), beside index.html and style.css.
-// `npm run build` puts it in dist/web/ (shipped with the package); `matting-engine serve` rebuilds
-// it there from the sources when they are present, so the page never runs stale code. ~0.2 s.
+// `npm run build` puts it in dist/web/ (shipped with the package); `matting-engine serve` run from
+// a clone builds it afresh into a temporary folder, so the page never runs stale code. ~0.2 s.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -34,6 +34,7 @@ function refreshButtons(): void {
   const ready = state.gpu && !!state.model && !!state.image && !!editor.trimap && !state.busy;
   ($('run') as HTMLButtonElement).disabled = !ready;
   ($('finetune') as HTMLButtonElement).disabled = !ready || !state.target;
+  ($('download-trimap') as HTMLButtonElement).disabled = !editor.trimap;
   ($('download-alpha') as HTMLButtonElement).disabled = !state.alpha8;
   ($('download-cutout') as HTMLButtonElement).disabled = !state.alpha8;
   document.body.dataset.ready = ready ? '1' : '0';
@@ -102,6 +103,9 @@ async function openImage(f: File): Promise<void> {
     state.target = null;
     setText('target-status', 'none');
     editor.setImage(img);
+    // Small images are shown enlarged (pixelated) so they can be painted on; large ones shrink to fit.
+    const zoom = Math.max(1, Math.min(8, Math.floor(480 / Math.max(img.width, img.height))));
+    for (const id of ['trimap-canvas', 'result-canvas']) $(id).style.width = `${img.width * zoom}px`;
     setText('image-status', `${f.name}: ${img.width}x${img.height}`);
     describeTrimap();
   } catch (err) {
@@ -209,10 +213,17 @@ function showResult(): void {
 }
 for (const el of document.querySelectorAll<HTMLInputElement>('input[name=view], input[name=backdrop], #backdrop-colour')) el.addEventListener('input', showResult);
 
-async function download(kind: 'alpha' | 'cutout'): Promise<void> {
-  if (!state.image || !state.alpha8) return;
+async function download(kind: 'alpha' | 'cutout' | 'trimap'): Promise<void> {
+  if (!state.image) return;
   const { width, height } = state.image;
-  const png = kind === 'alpha' ? await encodePng(width, height, 1, state.alpha8) : await encodePng(width, height, 4, cutoutBytes(state.image, state.alpha8));
+  let png: Uint8Array;
+  if (kind === 'trimap') {
+    if (!editor.trimap) return;
+    png = await encodePng(width, height, 1, Uint8Array.from(editor.trimap));
+  } else {
+    if (!state.alpha8) return;
+    png = kind === 'alpha' ? await encodePng(width, height, 1, state.alpha8) : await encodePng(width, height, 4, cutoutBytes(state.image, state.alpha8));
+  }
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([png as BlobPart], { type: 'image/png' }));
   a.download = `${state.imageName}.${kind}.png`;
@@ -220,6 +231,7 @@ async function download(kind: 'alpha' | 'cutout'): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 $('download-alpha').addEventListener('click', () => download('alpha'));
+$('download-trimap').addEventListener('click', () => download('trimap'));
 $('download-cutout').addEventListener('click', () => download('cutout'));
 
 // --- fine-tuning -------------------------------------------------------------------------------
@@ -252,6 +264,7 @@ $('finetune').addEventListener('click', async () => {
       crop,
       onStep: (step, loss) => {
         losses.push(loss);
+        document.body.dataset.losses = JSON.stringify(losses);
         drawLoss($('loss-canvas'), losses);
         setText('ft-status', `step ${step}/${steps}: loss ${loss.toFixed(5)}`);
       },

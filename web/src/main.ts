@@ -277,7 +277,10 @@ $('finetune').addEventListener('click', async () => {
     state.busy = false;
     refreshButtons();
   }
-  if (losses.length === steps) await run();
+  if (losses.length === steps) {
+    await run();
+    if (state.alpha8) setText('ft-status', `Fine-tuned ${steps} steps: loss ${losses[0]!.toFixed(5)} -> ${losses.at(-1)!.toFixed(5)}; the result above is the tuned model's.`);
+  }
 });
 
 // --- start -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * background or unknown straight into the trimap, or paint a rough mask whose edge becomes the
  * unknown band (matting/trimap-from-mask.ts, the CLI's trimap tool) at the band-slider's width.
  */
-import { trimapFromMask } from '../../matting/trimap-from-mask.ts';
+import { trimapFromMask, trimapRegions } from '../../matting/trimap-from-mask.ts';
 import { TRIMAP_BG, TRIMAP_FG, TRIMAP_UNKNOWN } from '../../matting/data/trimap.ts';
 import type { Rgba } from './images.ts';
 
@@ -142,9 +142,6 @@ export class TrimapEditor {
 
   /** Pixels per region, for the status line. */
   regions(): { bg: number; unknown: number; fg: number } | null {
-    if (!this.trimap) return null;
-    let bg = 0, unknown = 0, fg = 0;
-    for (const v of this.trimap) v === TRIMAP_BG ? bg++ : v === TRIMAP_FG ? fg++ : unknown++;
-    return { bg, unknown, fg };
+    return this.trimap ? trimapRegions(this.trimap) : null;
   }
 }

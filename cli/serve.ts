@@ -9,8 +9,8 @@ import { resolveModelPath } from '../matting/default-model.ts';
 
 const SPEC = {
   port: { type: 'number', default: 8080, help: 'TCP port (0: any free port)' },
-  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (WebGPU needs localhost or https)' },
-  model: { type: 'string', help: 'checkpoint the page loads (default: the shipped model, models/default.safetensors)' },
+  host: { type: 'string', arg: '<address>', default: '127.0.0.1', help: 'address to listen on (WebGPU needs localhost or https)' },
+  model: { type: 'string', arg: '<file>', help: 'checkpoint the page loads', defaultText: 'the shipped model, models/default.safetensors' },
   debug: { type: 'boolean', help: 'print stack traces on errors' },
   help: { type: 'boolean', help: 'show this help', alias: 'h' },
 } as const;

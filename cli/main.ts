@@ -13,6 +13,7 @@ const VERBS: Record<string, { summary: string; run: () => Promise<(argv: string[
   export: { summary: 'write a checkpoint without optimiser state (for shipping or inference)', run: async () => (await import('./export.ts')).exportCommand },
   bench: { summary: 'benchmark kernels, a training step and the data pipeline against tfjs-backend-webgpu on the same adapter', run: async () => (await import('./bench.ts')).benchCommand },
   trimap: { summary: 'make trimaps from binary masks or rough alphas (an unknown band around the edge)', run: async () => (await import('./trimap.ts')).trimapCommand },
+  serve: { summary: 'serve the web app: matte images in the browser on its WebGPU device (and fine-tune there)', run: async () => (await import('./serve.ts')).serveCommand },
   info: { summary: 'show the WebGPU adapter, its limits, and run a self-check', run: async () => (await import('./info.ts')).infoCommand },
   'setup-gpu': { summary: "install Mesa's software WebGPU driver when no adapter works (Debian/Ubuntu, root)", run: async () => (await import('./setup-gpu.ts')).setupGpuCommand },
 };

@@ -34,6 +34,8 @@ export interface PredictOptions {
    * (twice the work; usually a few percent lower error, since the network is not mirror-symmetric).
    */
   flip?: boolean;
+  /** Called after each piece the network ran on (one, or one per tile): for a progress display. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PlanarImage {
@@ -121,7 +123,11 @@ export async function predictAlpha(model: MattingModel, image: PlanarImage, trim
   model.eval();
   try {
     const tile = o.tileSize ?? 0;
-    if (!tile || (image.width <= tile && image.height <= tile)) return await predictPiece(model, image, trimap, o);
+    if (!tile || (image.width <= tile && image.height <= tile)) {
+      const alpha = await predictPiece(model, image, trimap, o);
+      o.onProgress?.(1, 1);
+      return alpha;
+    }
     return await predictTiled(model, image, trimap, o, tile);
   } finally {
     model.train(wasTraining);
@@ -175,8 +181,10 @@ async function predictTiled(model: MattingModel, image: PlanarImage, trimap: Pla
   const th = Math.min(tile, H), tw = Math.min(tile, W);
   const acc = new Float32Array(W * H);
   const wsum = new Float32Array(W * H);
-  for (const y0 of tileStarts(H, th, overlap)) {
-    for (const x0 of tileStarts(W, tw, overlap)) {
+  const ys = tileStarts(H, th, overlap), xs = tileStarts(W, tw, overlap);
+  let done = 0;
+  for (const y0 of ys) {
+    for (const x0 of xs) {
       const sub = (p: PlanarImage, ch: number): PlanarImage => {
         const d = new Float32Array(ch * th * tw);
         for (let c = 0; c < ch; c++) for (let y = 0; y < th; y++) d.set(p.data.subarray((c * H + y0 + y) * W + x0, (c * H + y0 + y) * W + x0 + tw), (c * th + y) * tw);
@@ -194,6 +202,7 @@ async function predictTiled(model: MattingModel, image: PlanarImage, trimap: Pla
           wsum[i]! += wgt;
         }
       }
+      o.onProgress?.(++done, ys.length * xs.length);
     }
   }
   for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / wsum[i]!;

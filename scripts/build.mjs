@@ -40,6 +40,8 @@ mkdirSync(join(dist, 'scripts'), { recursive: true });
 cpSync(join(root, 'scripts', 'setup-gpu.sh'), join(dist, 'scripts', 'setup-gpu.sh'));
 // The shipped model, where matting/default-model.ts looks for it from dist/matting/.
 if (existsSync(join(root, 'models'))) cpSync(join(root, 'models'), join(dist, 'models'), { recursive: true });
+// The web app (web/: the page and its esbuild bundle) into dist/web/, where `serve` finds it when installed.
+await (await import('../web/build.mjs')).buildWeb({ outdir: join(dist, 'web') });
 console.log(`built dist/ (${files} declaration files adjusted)`);
 
 function* walk(dir) {

@@ -38,9 +38,13 @@ describe('inference', () => {
       else expect(whole[i]! >= 0 && whole[i]! <= 1).toBe(true);
     }
     // a tile as large as the image is the untiled prediction
-    expect(Array.from(await predictAlpha(model, image, trimap, { tileSize: 96 }))).toEqual(Array.from(whole));
+    const untiled: string[] = [];
+    expect(Array.from(await predictAlpha(model, image, trimap, { tileSize: 96, onProgress: (d, t) => untiled.push(`${d}/${t}`) }))).toEqual(Array.from(whole));
+    expect(untiled).toEqual(['1/1']);
     // 64 px tiles with 16 px overlap over a 70 px wide image: tiles at x 0..63 and 6..69, blended
-    const tiled = await predictAlpha(model, image, trimap, { tileSize: 64, tileOverlap: 16 });
+    const progress: string[] = [];
+    const tiled = await predictAlpha(model, image, trimap, { tileSize: 64, tileOverlap: 16, onProgress: (done, total) => progress.push(`${done}/${total}`) });
+    expect(progress).toEqual(['1/2', '2/2']); // one report per tile, for the web page's progress bar
     const crop = (p: { width: number; height: number; data: Float32Array }, ch: number, x0: number, w: number) => {
       const d = new Float32Array(ch * w * p.height);
       for (let c = 0; c < ch; c++) for (let y = 0; y < p.height; y++) for (let x = 0; x < w; x++) d[(c * p.height + y) * w + x] = p.data[(c * p.height + y) * p.width + x0 + x]!;

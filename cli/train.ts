@@ -144,23 +144,22 @@ export async function buildTrainOptions(argv: string[]): Promise<TrainCli> {
       throw e;
     }
   }
+  // With --resume the checkpoint's config is the base and the model flags given here are laid over
+  // it, so that the trainer can refuse the ones that contradict the checkpoint (matting/train/resume.ts).
+  const partial: Partial<ModelConfig> = resumed ? { ...resumed.config } : { ...preset.config, seed: o.seed };
+  if (o.encoder) partial.encoder = o.encoder as ModelConfig['encoder'];
+  if (o.decoder) partial.decoder = o.decoder as ModelConfig['decoder'];
+  if (o.refine) partial.refine = o.refine as ModelConfig['refine'];
+  if (o.inputSize !== undefined) partial.inputSize = o.inputSize;
+  if (o.width !== undefined) partial.width = o.width;
+  if (o.imageMean) partial.imageMean = o.imageMean as ModelConfig['imageMean'];
+  if (o.inputs) partial.inputs = o.inputs as ModelConfig['inputs'];
+  if (lossWeights) partial.lossWeights = lossWeights;
   let config: ModelConfig;
-  if (resumed) config = resumed.config;
-  else {
-    const partial: Partial<ModelConfig> = { ...preset.config, seed: o.seed };
-    if (o.encoder) partial.encoder = o.encoder as ModelConfig['encoder'];
-    if (o.decoder) partial.decoder = o.decoder as ModelConfig['decoder'];
-    if (o.refine) partial.refine = o.refine as ModelConfig['refine'];
-    if (o.inputSize !== undefined) partial.inputSize = o.inputSize;
-    if (o.width !== undefined) partial.width = o.width;
-    if (o.imageMean) partial.imageMean = o.imageMean as ModelConfig['imageMean'];
-    if (o.inputs) partial.inputs = o.inputs as ModelConfig['inputs'];
-    if (lossWeights) partial.lossWeights = lossWeights;
-    try {
-      config = makeConfig(partial);
-    } catch (e) {
-      throw new UsageError(`train: ${(e as Error).message}`);
-    }
+  try {
+    config = makeConfig(partial);
+  } catch (e) {
+    throw new UsageError(`train: ${(e as Error).message}`);
   }
   const startStep = resumed?.training?.step ?? 0;
   const steps = o.moreSteps !== undefined ? startStep + o.moreSteps : (o.steps ?? preset.steps);

@@ -47,14 +47,3 @@ export function alphaBytes(alpha: Float32Array): Uint8Array {
   return Uint8Array.from(alpha, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
 }
 
-/** The image with the alpha as its transparency (RGBA bytes). */
-export function cutoutBytes(img: Rgba, alpha8: Uint8Array): Uint8Array {
-  const out = new Uint8Array(img.data.length);
-  for (let p = 0; p < alpha8.length; p++) {
-    out[p * 4] = img.data[p * 4]!;
-    out[p * 4 + 1] = img.data[p * 4 + 1]!;
-    out[p * 4 + 2] = img.data[p * 4 + 2]!;
-    out[p * 4 + 3] = alpha8[p]!;
-  }
-  return out;
-}

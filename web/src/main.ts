@@ -3,9 +3,9 @@
  * width), run the model on this page's WebGPU device, look at and download the alpha and the
  * cut-out, and fine-tune the model on a corrected alpha. Uses the same core entries as the CLI.
  */
-import { parseCheckpoint, modelFromCheckpoint, disposeCheckpoint, predictAlpha, type MattingModel } from '../../matting/index.ts';
+import { parseCheckpoint, modelFromCheckpoint, disposeCheckpoint, predictAlpha, estimateForeground, type MattingModel } from '../../matting/index.ts';
 import { startEngine, NoWebGpu } from './gpu.ts';
-import { decodeImageFile, rgbPlanes, greyPlane, alphaBytes, cutoutBytes, type Rgba } from './images.ts';
+import { decodeImageFile, rgbPlanes, greyPlane, alphaBytes, type Rgba } from './images.ts';
 import { encodePng } from './png.ts';
 import { TrimapEditor, type Tool } from './trimap-editor.ts';
 import { drawResult, drawLoss, parseColour, type View, type Backdrop } from './result-view.ts';
@@ -213,6 +213,23 @@ function showResult(): void {
 }
 for (const el of document.querySelectorAll<HTMLInputElement>('input[name=view], input[name=backdrop], #backdrop-colour')) el.addEventListener('input', showResult);
 
+/**
+ * The RGBA cut-out as `predict --cutout` writes it: the foreground colours estimated on the GPU
+ * (multi-level foreground estimation), so the old background does not bleed into soft edges.
+ */
+async function cutoutWithForeground(img: Rgba, alpha8: Uint8Array): Promise<Uint8Array> {
+  const n = img.width * img.height;
+  const planes = rgbPlanes(img).map((v) => v / 255);
+  const alpha = Float32Array.from(alpha8, (v) => v / 255);
+  const F = await estimateForeground({ width: img.width, height: img.height, data: planes, layout: 'chw' }, alpha);
+  const rgb = new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) rgb[i * 4 + c] = Math.round(F[c * n + i]! * 255);
+    rgb[i * 4 + 3] = alpha8[i]!;
+  }
+  return rgb;
+}
+
 async function download(kind: 'alpha' | 'cutout' | 'trimap'): Promise<void> {
   if (!state.image) return;
   const { width, height } = state.image;
@@ -222,7 +239,7 @@ async function download(kind: 'alpha' | 'cutout' | 'trimap'): Promise<void> {
     png = await encodePng(width, height, 1, Uint8Array.from(editor.trimap));
   } else {
     if (!state.alpha8) return;
-    png = kind === 'alpha' ? await encodePng(width, height, 1, state.alpha8) : await encodePng(width, height, 4, cutoutBytes(state.image, state.alpha8));
+    png = kind === 'alpha' ? await encodePng(width, height, 1, state.alpha8) : await encodePng(width, height, 4, await cutoutWithForeground(state.image, state.alpha8));
   }
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([png as BlobPart], { type: 'image/png' }));

@@ -23,7 +23,8 @@ describe('bench harness (smoke)', () => {
     const conv = await runConvCase(ctx, { layer: 'smoke conv', kind: 'conv', C: 8, H: 8, O: 12, K: 3, S: 1 }, 1, ['forward', 'backward-weights']);
     const deconv = await runConvCase(ctx, { layer: 'smoke deconv', kind: 'deconv', C: 4, H: 8, O: 8, K: 5, S: 2 }, 2, ['forward']);
     for (const r of [...conv, ...deconv]) {
-      expect(r.note).toBe('');
+      // the note names the conv variant that ran (engine/autotune.ts) and nothing else
+      expect(r.note).toMatch(/^(ours: [a-z0-9x-]+)?$/);
       expect(r.agreement?.ok).toBe(true);
       expect(r.agreement!.relErr).toBeLessThan(1e-3);
       expect(r.ours?.reps).toBe(2);

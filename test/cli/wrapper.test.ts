@@ -39,7 +39,7 @@ describe('CLI wrapper', () => {
     wrapper.stderr.on('data', (d: Buffer) => (out += d.toString()));
     let child = 0;
     try {
-      await until('the trainer to start', () => /step 0\//.test(out), 90_000);
+      await until('the trainer to start', () => /step \d+\/|output folder/.test(out), 90_000);
       child = Number(execFileSync('pgrep', ['-P', String(wrapper.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
       expect(child).toBeGreaterThan(0);
       expect(alive(child)).toBe(true);

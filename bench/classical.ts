@@ -7,6 +7,7 @@
  *   npx tsx bench/classical.ts --data DIR [--trimap-folder trimap2] [--limit N] [--names GT01,GT04]
  */
 import { parseArgs } from '../cli/args.ts';
+import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { openEvalSet } from '../matting/data/eval-set.ts';
 import { scoreImage } from '../matting/evaluate.ts';

@@ -4,6 +4,7 @@
  *   npx tsx bench/conv-variants.ts [--pass forward|backward-data|backward-weights] [--variants gemm,direct-4x8]
  *     [--shapes 64x64x64:64,128x32x32:128] [--k 3] [--stride 1] [--batch 1]
  */
+import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { tensor } from '../engine/creation.ts';
 import { keep } from '../engine/scope.ts';

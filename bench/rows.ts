@@ -1,5 +1,6 @@
 /** The result rows every suite produces, and the shared measuring procedure for a pair of ops. */
 import { engine } from '../engine/engine.ts';
+import { gpuWait } from '../engine/gpu-wait.ts';
 import { tidy } from '../engine/scope.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type * as TF from '@tensorflow/tfjs-core';
@@ -61,7 +62,7 @@ export function oursRunner(op: () => Tensor): Runner {
     run: () => tidy(op).dispose(),
     settle: async () => {
       e.flush();
-      await e.device.queue.onSubmittedWorkDone();
+      await gpuWait(e.device.queue.onSubmittedWorkDone());
     },
   };
 }

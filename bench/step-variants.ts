@@ -3,7 +3,9 @@
  * against the autotuned variants, interleaved in one process (ratios hold on a loaded machine).
  *   npx tsx bench/step-variants.ts [--size 64] [--width 0.0625] [--batch 4] [--reps 7]
  */
+import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
+import { gpuWait } from '../engine/gpu-wait.ts';
 import { tensor } from '../engine/creation.ts';
 import { keep, tidy } from '../engine/scope.ts';
 import { backward } from '../engine/autograd/backward.ts';
@@ -54,7 +56,7 @@ const runner = (force: string | undefined): Runner => ({
   },
   settle: async () => {
     e.flush();
-    await e.device.queue.onSubmittedWorkDone();
+    await gpuWait(e.device.queue.onSubmittedWorkDone());
   },
 });
 step();

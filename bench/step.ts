@@ -13,6 +13,7 @@ import { tunePendingConvs } from '../engine/autotune.ts';
 import { tensor } from '../engine/creation.ts';
 import { keep, tidy } from '../engine/scope.ts';
 import { engine } from '../engine/engine.ts';
+import { gpuWait } from '../engine/gpu-wait.ts';
 import { backward } from '../engine/autograd/backward.ts';
 import { noGrad } from '../engine/autograd/graph.ts';
 import { Adam } from '../engine/optim/adam.ts';
@@ -148,7 +149,7 @@ export async function runStepRow(ctx: MeasureContext, config: ModelConfig, N: nu
         }),
       settle: async () => {
         e.flush();
-        await e.device.queue.onSubmittedWorkDone();
+        await gpuWait(e.device.queue.onSubmittedWorkDone());
       },
     };
     // The headline row: at least 5 repetitions.

@@ -22,6 +22,7 @@
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Engine } from '../engine/engine.ts';
+import { gpuWait } from '../engine/gpu-wait.ts';
 
 export type Tf = typeof TF;
 
@@ -111,7 +112,7 @@ async function start(e: Engine): Promise<TfjsPeer> {
     async settle() {
       backend.endComputePassEncoder();
       if (backend.commandEncoder) backend.submitQueue();
-      await device.queue.onSubmittedWorkDone();
+      await gpuWait(device.queue.onSubmittedWorkDone());
     },
     throwPending() {
       const err = pending;

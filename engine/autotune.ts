@@ -17,6 +17,7 @@ import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import type { DirectTile } from './kernels/conv/direct.ts';
 import { maxBindingElements } from './kernels/binding.ts';
+import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
 /** 'gemm', 'direct-PxTN', or 'direct-PxTNv' (weights repacked for vec4 loads). */
@@ -184,7 +185,7 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promi
     const t0 = performance.now();
     run();
     e.flush();
-    await e.device.queue.onSubmittedWorkDone();
+    await gpuWait(e.device.queue.onSubmittedWorkDone());
     return performance.now() - t0;
   };
   const samples: number[][] = cands.map(() => []);

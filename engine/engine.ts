@@ -7,6 +7,7 @@
  */
 import { acquireBrowserDevice, describeDevice, type AcquiredDevice } from './device-info.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { gpuWait } from './gpu-wait.ts';
 import { BUFFER_USAGE, MAP_MODE } from './gpu-flags.ts';
 import { DeviceLostError, GpuError, KernelCompileError, describeCompileMessages } from './gpu-error.ts';
 import { kernelSource, packUniforms, uniformByteSize, type KernelDef, type UniformValues } from './kernels/kernel.ts';
@@ -222,7 +223,7 @@ export class Engine {
         const padded = Math.ceil(n / 4) * 4;
         this.copy(buffer, offset + at, staging, 0, padded);
         this.flush();
-        await staging.mapAsync(MAP_MODE.READ, 0, padded);
+        await gpuWait(staging.mapAsync(MAP_MODE.READ, 0, padded));
         new Uint8Array(out, at, n).set(new Uint8Array(staging.getMappedRange(0, padded), 0, n));
         staging.unmap();
       }
@@ -249,7 +250,7 @@ export class Engine {
    */
   async throttle(maxInFlight = 2): Promise<void> {
     this.flush();
-    this.inFlight.push(this.device.queue.onSubmittedWorkDone());
+    this.inFlight.push(gpuWait(this.device.queue.onSubmittedWorkDone()));
     if (this.inFlight.length >= maxInFlight) {
       this.counters.throttleWaits++;
       while (this.inFlight.length >= maxInFlight) await this.inFlight.shift();
@@ -265,7 +266,7 @@ export class Engine {
   /** Waits until all recorded work has run, then throws any error it caused. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await gpuWait(this.device.queue.onSubmittedWorkDone());
     // Error-scope promises resolve after the work they watch; give them a turn.
     await nextMacrotask();
     this.throwPending();

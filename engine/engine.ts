@@ -38,6 +38,13 @@ export class Engine {
   private destroyed = false;
 
   private encoder: GPUCommandEncoder | null = null;
+  /**
+   * The compute pass that consecutive dispatches share. WebGPU makes each dispatch its own usage
+   * scope, so the implementation orders their reads and writes within one pass; a pass per dispatch
+   * cost two more calls into Dawn and its per-pass bookkeeping on every dispatch. Ended before a
+   * copy and at every submit.
+   */
+  private pass: GPUComputePassEncoder | null = null;
   private dispatchesInEncoder = 0;
   private uniformArena: GPUBuffer;
   private uniformStaging = new ArrayBuffer(UNIFORM_ARENA_BYTES);
@@ -171,11 +178,10 @@ export class Engine {
     });
     const bindGroup = this.device.createBindGroup({ layout: k.layout, entries, label: def.name });
     const encoder = (this.encoder ??= this.device.createCommandEncoder({ label: 'ops' }));
-    const pass = encoder.beginComputePass({ label: def.name });
+    const pass = (this.pass ??= encoder.beginComputePass({ label: 'ops' }));
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
-    pass.end();
     this.counters.dispatches++;
     if (++this.dispatchesInEncoder >= DISPATCHES_PER_SUBMIT) this.flush();
   }
@@ -183,13 +189,20 @@ export class Engine {
   /** Records a buffer-to-buffer copy in order with the dispatches. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
+    this.endPass();
     const encoder = (this.encoder ??= this.device.createCommandEncoder({ label: 'ops' }));
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
   }
 
   /** Submits the recorded work (uniforms first: a queue write runs before the submit that follows it). */
   flush(): void {
     if (!this.encoder) return;
+    this.endPass();
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
     this.device.queue.submit([this.encoder.finish()]);
     this.counters.submits++;
@@ -282,6 +295,7 @@ export class Engine {
     this.destroyed = true;
     if (this.lost) {
       this.encoder = null;
+      this.pass = null;
     } else {
       this.flush();
     }

@@ -9,13 +9,13 @@
  *
  * The waiter lets the loop spin for the first SPIN_MS (short waits keep their latency), then parks
  * the thread between event-loop turns with Atomics.wait (a true sleep, no CPU), in naps that grow
- * from NAP_MIN_MS to NAP_MAX_MS: a long wait turns the loop ~1000 times a second instead of
+ * from NAP_MIN_MS to NAP_MAX_MS: a long wait turns the loop ~2000 times a second instead of
  * millions, and finishes at most NAP_MAX_MS after the GPU does. Node allows Atomics.wait on the main
  * thread; browsers do not block there (and do not spin), so only the Node entry registers this.
  */
 const SPIN_MS = 1;
 const NAP_MIN_MS = 0.05;
-const NAP_MAX_MS = 1;
+const NAP_MAX_MS = 0.5;
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
 

@@ -33,6 +33,7 @@ export class Engine {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
   private readonly pipelines = new Map<string, CompiledKernel>();
+  private readonly byDef = new WeakMap<KernelDef, CompiledKernel>();
   private pendingError: Error | null = null;
   private lost = false;
   private destroyed = false;
@@ -117,6 +118,16 @@ export class Engine {
 
   /** The compiled pipeline of a kernel, built once per distinct WGSL source. */
   kernel(def: KernelDef): CompiledKernel {
+    // Kernel definitions are long-lived objects (constants or memoized generators): look them up
+    // by identity first, so a dispatch neither rebuilds nor hashes the WGSL source.
+    const known = this.byDef.get(def);
+    if (known) return known;
+    const compiled = this.compileKernel(def);
+    this.byDef.set(def, compiled);
+    return compiled;
+  }
+
+  private compileKernel(def: KernelDef): CompiledKernel {
     const source = kernelSource(def);
     const key = `${def.name}\n${source}`;
     let compiled = this.pipelines.get(key);

@@ -48,6 +48,18 @@ export interface DirectTile {
   packed?: boolean;
 }
 
+/**
+ * The generated kernels, one per distinct argument list: a launch asks for its kernel on every
+ * dispatch, and generating (and then hashing) several KB of WGSL each time was a large share of a
+ * training step's recording time on the CPU.
+ */
+const generated = new Map<string, KernelDef>();
+function memoized(key: string, make: () => KernelDef): KernelDef {
+  let def = generated.get(key);
+  if (!def) generated.set(key, (def = make()));
+  return def;
+}
+
 const DIRECT_UNIFORMS = [
   ['N', 'u32'], ['O', 'u32'], ['oBase', 'u32'], ['oCount', 'u32'],
   ['xOff', 'u32'], ['wOff', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'],
@@ -107,6 +119,10 @@ ${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + 
 }
 
 export function directConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
+  return memoized(`directConvKernel:${JSON.stringify([g, wl, tile, wgSize])}`, () => makeDirectConvKernel(g, wl, tile, wgSize));
+}
+
+function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const cols = columnOffsets(P, KW, SW, DW);
@@ -164,6 +180,10 @@ export function directConvGrid(g: DirectGeometry, tile: DirectTile, N: number, o
  * x values are per-lane loads, each shared by KW taps. Partials land in dw[split][o][c][ky][kx].
  */
 export function directWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  return memoized(`directWeightKernel:${JSON.stringify([g, tile, wgSize])}`, () => makeDirectWeightKernel(g, tile, wgSize));
+}
+
+function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const OWT = Math.ceil(OW / P);
@@ -233,6 +253,10 @@ export function directWeightWorkgroupSize(C: number): number {
  * uniform vec4 loads instead of TN scalar ones. One invocation per packed element.
  */
 export function packWeightsKernel(C: number, KH: number, KW: number, wl: WeightLayout, TN: number): KernelDef {
+  return memoized(`packWeightsKernel:${JSON.stringify([C, KH, KW, wl, TN])}`, () => makePackWeightsKernel(C, KH, KW, wl, TN));
+}
+
+function makePackWeightsKernel(C: number, KH: number, KW: number, wl: WeightLayout, TN: number): KernelDef {
   const KK = KH * KW;
   return {
     name: `convPackWeights_${TN}`,
@@ -260,6 +284,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /** directConvKernel reading packWeightsKernel's layout (vec4 weight loads); TN a multiple of 4. */
 export function directConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  return memoized(`directConvPackedKernel:${JSON.stringify([g, tile, wgSize])}`, () => makeDirectConvPackedKernel(g, tile, wgSize));
+}
+
+function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const V = TN / 4;

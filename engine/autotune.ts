@@ -45,7 +45,9 @@ export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant):
   if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed;
   if (packed && TN % 4 !== 0) return false;
   if (pass === 'backward-data') {
-    if (g.SH !== 1 || g.SW !== 1 || g.O * g.C * g.KH * g.KW > maxBindingElements()) return false;
+    // one weight binding: packed, the input channels are padded to whole blocks of TN
+    const channels = packed ? Math.ceil(g.C / TN) * TN : g.C;
+    if (g.SH !== 1 || g.SW !== 1 || g.O * channels * g.KH * g.KW > maxBindingElements()) return false;
   }
   return P * TN <= 128;
 }

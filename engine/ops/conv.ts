@@ -122,9 +122,14 @@ function batchChunks(N: number, perSample: number[]): [number, number][] {
   return out;
 }
 
-/** Output-channel ranges such that each weight slice [o0, o1) fits one binding. */
-function channelChunks(O: number, rowElems: number): [number, number][] {
-  const per = Math.max(1, Math.floor(maxBindingElements() / rowElems));
+/**
+ * Output-channel ranges such that each weight slice [o0, o1) fits one binding; with `multiple`, the
+ * ranges are whole blocks of that many channels (packed weights pad the last block to a full one,
+ * so the block count, not the channel count, must fit).
+ */
+function channelChunks(O: number, rowElems: number, multiple = 1): [number, number][] {
+  const fit = Math.max(1, Math.floor(maxBindingElements() / rowElems));
+  const per = Math.max(multiple, Math.floor(fit / multiple) * multiple);
   const out: [number, number][] = [];
   for (let o = 0; o < O; o += per) out.push([o, Math.min(O, o + per)]);
   return out;
@@ -180,14 +185,14 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
     const def = tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
-    for (const [o0, o1] of channelChunks(g.O, K)) {
+    for (const [o0, o1] of channelChunks(g.O, K, tile.packed ? tile.TN : 1)) {
       let ww = windowOf(w.buffer, o0 * K, o1 * K);
       const bw = b ? windowOf(b.buffer, o0, o1) : ww;
       const oCount = o1 - o0;
       let wOff = u32(ww.first - o0 * K);
       const packed = tile.packed ? packWeights(g.C, g.KH, g.KW, { qStride: K, cStride: g.KH * g.KW, flip: false }, tile.TN, ww, wOff, oCount) : null;
       if (packed) {
-        ww = { slice: { buffer: packed.buffer }, first: 0 };
+        ww = windowOf(packed.buffer, 0, packed.size);
         wOff = 0;
       }
       e.dispatch(
@@ -212,7 +217,8 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
 function packWeights(C: number, KH: number, KW: number, layout: WeightLayout, TN: number, ww: Window, wOff: number, oCount: number): Tensor {
   const total = Math.ceil(oCount / TN) * TN * C * KH * KW;
   const wp = Tensor.empty([total], 'f32', 'packed conv weights');
-  engine().dispatch(packWeightsKernel(C, KH, KW, layout, TN), { oCount, wOff, total }, [ww.slice, wp.buffer], grid1d(total, 64));
+  // the pool may hand out a larger buffer: bind only the packed elements
+  engine().dispatch(packWeightsKernel(C, KH, KW, layout, TN), { oCount, wOff, total }, [ww.slice, windowOf(wp.buffer, 0, total).slice], grid1d(total, 64));
   return wp;
 }
 
@@ -235,7 +241,7 @@ function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: 
   let wOff = u32(ww.first);
   const packed = tile.packed ? packWeights(g.O, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
   if (packed) {
-    ww = { slice: { buffer: packed.buffer }, first: 0 };
+    ww = windowOf(packed.buffer, 0, packed.size);
     wOff = 0;
   }
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {

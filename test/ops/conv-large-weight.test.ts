@@ -1,0 +1,72 @@
+/**
+ * A conv weight larger than one 128 MiB binding (VGG's fc6 is 411 MB): every forward variant splits
+ * it into output-channel chunks. The packed variants pad each chunk to whole blocks of TN channels,
+ * so their chunks must be whole blocks too (the paper's training step once failed here with
+ * "binding 'wp' of 167772160 bytes exceeds maxStorageBufferBindingSize"). Spot checks around the
+ * chunk boundary against f64 sums.
+ */
+import { describe, expect, it } from 'vitest';
+import { useEngine } from '../helpers/gpu.ts';
+import { tensor } from '../../engine/index.ts';
+import { keep } from '../../engine/scope.ts';
+import { Tensor } from '../../engine/tensor.ts';
+import { conv2dGeometry, launchConvForward } from '../../engine/ops/conv.ts';
+import { maxBindingElements } from '../../engine/kernels/binding.ts';
+
+const eng = useEngine();
+
+const [C, H, W, K, O] = [512, 10, 10, 7, 1400];
+const KK = K * K;
+
+/** A cheap deterministic value in [-0.5, 0.5). */
+function hashValue(i: number, seed: number): number {
+  let x = Math.imul(i ^ seed, 0x9e3779b1) >>> 0;
+  x = Math.imul(x ^ (x >>> 15), 0x85ebca77) >>> 0;
+  x ^= x >>> 13;
+  return (x >>> 0) / 4294967296 - 0.5;
+}
+
+describe('conv2d with a weight larger than one binding', () => {
+  it('gives the f64 answer around the channel-chunk boundary for gemm, direct and packed direct', async () => {
+    const e = eng.get();
+    expect(O * C * KK * 4).toBeGreaterThan(e.limits.maxStorageBufferBindingSize);
+    const xd = Float32Array.from({ length: C * H * W }, (_, i) => hashValue(i, 1));
+    const wd = new Float32Array(O * C * KK);
+    for (let i = 0; i < wd.length; i++) wd[i] = hashValue(i, 2) * 0.1;
+    const x = keep(tensor(xd, [1, C, H, W]));
+    const w = keep(tensor(wd, [O, C, K, K]));
+    const g = conv2dGeometry([1, C, H, W], [O, C, K, K], { padding: 'same' });
+    const chunk = Math.floor(maxBindingElements() / (C * KK)); // channels per chunk, unpadded
+    const channels = [0, chunk - 9, chunk - 8, chunk - 1, chunk, chunk + 1, O - 1];
+    const pixels: [number, number][] = [[0, 0], [4, 6], [9, 9]];
+    const ref = (o: number, oy: number, ox: number): number => {
+      let s = 0;
+      for (let c = 0; c < C; c++) {
+        for (let ky = 0; ky < K; ky++) {
+          const iy = oy + ky - 3;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < K; kx++) {
+            const ix = ox + kx - 3;
+            if (ix < 0 || ix >= W) continue;
+            s += xd[(c * H + iy) * W + ix]! * wd[((o * C + c) * K + ky) * K + kx]!;
+          }
+        }
+      }
+      return s;
+    };
+    for (const variant of ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-8x8v']) {
+      const y = Tensor.empty([1, O, H, W]);
+      launchConvForward(g, x, w, null, y, variant);
+      const yd = await y.data();
+      y.dispose();
+      for (const o of channels) {
+        for (const [oy, ox] of pixels) {
+          const want = ref(o, oy, ox);
+          expect(Math.abs(yd[(o * H + oy) * W + ox]! - want), `${variant} o ${o} (${oy},${ox})`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want));
+        }
+      }
+    }
+    x.dispose();
+    w.dispose();
+  }, 300_000);
+});

@@ -198,8 +198,17 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
       body.push(tail ? `      let d${q}_${p} = select(0.0, dy[min(${at}, dyq${q} + ${OW - 1}u)], ox0 + ${p}u < ${OW}u);` : `      let d${q}_${p} = dy[${at}];`);
     }
   }
+  // Column validity once per column, shared by the KH rows, and combined with '&' rather than '&&':
+  // a short-circuit '&&' is a branch in the SPIR-V Tint emits, and SwiftShader (Chromium's software
+  // Vulkan) never finished compiling this loop with three of them per load (>4 minutes, then the
+  // device is lost); with '&' it compiles in ~0.2 s. Same values either way.
+  for (const j of cols) {
+    body.push(`      let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});`);
+    body.push(`      let cv${j} = (ix${j} >= 0) & (ix${j} < ${W});`);
+    body.push(`      let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`);
+  }
   for (const ky of KY) {
-    for (const j of cols) body.push(`      let x${ky}_${j} = select(0.0, x[row${ky} + u32(clamp(i32(ox0 * ${SW}u) + (${j - PL}), 0, ${W - 1}))], rv${ky} && i32(ox0 * ${SW}u) + (${j - PL}) >= 0 && i32(ox0 * ${SW}u) + (${j - PL}) < ${W});`);
+    for (const j of cols) body.push(`      let x${ky}_${j} = select(0.0, x[row${ky} + xc${j}], rv${ky} & cv${j});`);
     for (const kx of KX) for (const p of P_) for (const q of Q) body.push(`      a${q}_${ky}_${kx} += d${q}_${p} * x${ky}_${p * SW + kx * DW};`);
   }
   return {
@@ -227,7 +236,7 @@ ${Q.flatMap((q) => KY.flatMap((ky) => KX.map((kx) => `  var a${q}_${ky}_${kx} = 
     let xrow = n * ${C * H * W}u + c * ${H * W}u - u.xOff;
     let dyn = n * u.O * ${OH * OW}u + oy * ${OW}u - u.yOff;
 ${Q.map((q) => `    let dyq${q} = dyn + oq${q} * ${OH * OW}u;`).join('\n')}
-${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + (${ky * DH - PT});\n    let rv${ky} = iy${ky} >= 0 && iy${ky} < ${H};\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
+${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + (${ky * DH - PT});\n    let rv${ky} = (iy${ky} >= 0) & (iy${ky} < ${H});\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
     for (var xb = 0u; xb < ${OWT}u; xb++) {
       let ox0 = xb * ${P}u;
 ${body.join('\n')}

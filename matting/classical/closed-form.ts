@@ -2,10 +2,12 @@
  * Closed-form matting (Levin, Lischinski, Weiss, PAMI 2008): alpha minimises
  * alpha^T L alpha + lambda (alpha - b)^T D (alpha - b), i.e. (L + lambda D) alpha = lambda D b
  * (eq. 13), with L the matting Laplacian over 3x3 windows (laplacian.ts), D the known pixels of the
- * trimap and b their values. Solved on the GPU by Jacobi-preconditioned CG (cg.ts), matrix-free,
- * over the pixels that some active window touches; the rest are known and keep their trimap value.
- * A cascade of half-size problems gives the starting point (the slow, smooth error modes of Jacobi
- * CG are cheap to remove there; measured on GT01: 850 fine iterations without, 275-375 with).
+ * trimap and b their values. Solved on the GPU by preconditioned CG (cg.ts), matrix-free (the
+ * Laplacian applied window by window), over the pixels that some active window touches; the rest
+ * are known and keep their trimap value. The preconditioner is a multigrid V-cycle on Galerkin
+ * coarsenings of the assembled 25-point stencil (stencil.ts, multigrid.ts); measured on GT13
+ * (170k unknowns) it needs 192 iterations to 1e-7 where Jacobi CG needed 1550 after a coarse-to-fine
+ * start. Jacobi (with that coarse-to-fine cascade of half-size problems) remains as an option.
  * The output is clipped to [0, 1] and known pixels are written with their trimap value.
  */
 import { engine } from '../../engine/engine.ts';

@@ -6,7 +6,6 @@
  * the work apart from the wait for cores. Standalone:
  *   npx tsx bench/classical.ts --data DIR [--trimap-folder trimap2] [--limit N] [--names GT01,GT04]
  */
-import '../node/register-dawn.ts';
 import { parseArgs } from '../cli/args.ts';
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';

@@ -9,5 +9,7 @@ export {
 } from './foreground.ts';
 export { closedFormMatte, isKnown, type ClosedFormOptions, type ClosedFormResult } from './closed-form.ts';
 export { setupLaplacian, LaplacianOperator, type LaplacianSetup } from './laplacian.ts';
-export { pcgSolve, type PcgOptions, type PcgResult } from './cg.ts';
+export { JacobiPreconditioner, pcgSolve, type PcgOptions, type PcgPreconditioner, type PcgResult } from './cg.ts';
+export { MultigridPreconditioner, type MultigridOptions } from './multigrid.ts';
+export { coarsen, fineStencil, stencilHierarchy, type StencilLevel } from './stencil.ts';
 export { closedFormPlanar, cutoutRgba } from './planar.ts';

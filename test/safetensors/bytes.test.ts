@@ -1,19 +1,12 @@
 /** safetensors in memory: the same bytes as the file writer, and a lossless round trip. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../engine/io/safetensors-bytes.ts';
 import { f32Entry, i64Entry, u8Entry, f16Entry, readSafetensors, writeSafetensors, type TensorEntry } from '../../engine/io/safetensors.ts';
-import { makeTempDir } from './helpers.ts';
+import { useTempDir } from './helpers.ts';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => {
-  await cleanup();
-});
+const tmp = useTempDir();
 
 const tensors = (): Map<string, TensorEntry> =>
   new Map([
@@ -27,7 +20,7 @@ describe('serializeSafetensors / parseSafetensors', () => {
   it('writes exactly the bytes writeSafetensors writes, and the file reader reads them back', async () => {
     const meta = { format: 'x/1', note: 'ünïcode' };
     const bytes = serializeSafetensors(tensors(), meta);
-    const path = join(dir, 'a.safetensors');
+    const path = join(tmp.dir, 'a.safetensors');
     await writeSafetensors(path, tensors(), meta);
     expect(Buffer.from(bytes).equals(await readFile(path))).toBe(true);
     const fromFile = await readSafetensors(path);

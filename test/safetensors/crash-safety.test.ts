@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SafetensorsError,
   f32Entry,
@@ -11,19 +11,12 @@ import {
   removeStaleTempFiles,
   writeSafetensors,
 } from '../../engine/io/safetensors.ts';
-import { makeTempDir, writeBytes } from './helpers.ts';
+import { useTempDir, writeBytes } from './helpers.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => {
-  await cleanup();
-});
+const tmp = useTempDir();
 
 async function writeOriginal(path: string): Promise<Buffer> {
   await writeSafetensors(
@@ -81,13 +74,13 @@ function startChild(target: string, mode: 'pause' | 'free', megabytes: number): 
 }
 
 async function tempFilesFor(target: string): Promise<string[]> {
-  const base = target.slice(dir.length + 1);
-  return (await readdir(dir)).filter((n) => n.startsWith(`${base}.tmp-`)).map((n) => join(dir, n));
+  const base = target.slice(tmp.dir.length + 1);
+  return (await readdir(tmp.dir)).filter((n) => n.startsWith(`${base}.tmp-`)).map((n) => join(tmp.dir, n));
 }
 
 describe('crash safety (child process SIGKILLed mid-write)', () => {
   it('deterministic kill in the middle of the data keeps the old checkpoint intact', async () => {
-    const target = join(dir, 'ckpt-pause.safetensors');
+    const target = join(tmp.dir, 'ckpt-pause.safetensors');
     const original = await writeOriginal(target);
 
     const child = startChild(target, 'pause', 32);
@@ -122,7 +115,7 @@ describe('crash safety (child process SIGKILLed mid-write)', () => {
   });
 
   it('a kill at full speed during a 200 MB write keeps the old checkpoint intact', async () => {
-    const target = join(dir, 'ckpt-free.safetensors');
+    const target = join(tmp.dir, 'ckpt-free.safetensors');
     const original = await writeOriginal(target);
 
     const child = startChild(target, 'free', 200);
@@ -152,7 +145,7 @@ describe('crash safety (child process SIGKILLed mid-write)', () => {
   });
 
   it('an uninterrupted child write replaces the checkpoint completely', async () => {
-    const target = join(dir, 'ckpt-done.safetensors');
+    const target = join(tmp.dir, 'ckpt-done.safetensors');
     await writeOriginal(target);
     const child = startChild(target, 'free', 8);
     const exit = await child.exited;
@@ -164,10 +157,10 @@ describe('crash safety (child process SIGKILLed mid-write)', () => {
   });
 
   it('removeStaleTempFiles keeps temp files of live processes and unrelated files', async () => {
-    const target = join(dir, 'ckpt-live.safetensors');
+    const target = join(tmp.dir, 'ckpt-live.safetensors');
     await writeOriginal(target);
-    const mine = await writeBytes(dir, `ckpt-live.safetensors.tmp-${process.pid}-0123456789ab`, new Uint8Array(3));
-    const unrelated = await writeBytes(dir, 'ckpt-live.safetensors.tmp-notes', new Uint8Array(3));
+    const mine = await writeBytes(tmp.dir, `ckpt-live.safetensors.tmp-${process.pid}-0123456789ab`, new Uint8Array(3));
+    const unrelated = await writeBytes(tmp.dir, 'ckpt-live.safetensors.tmp-notes', new Uint8Array(3));
     expect(await removeStaleTempFiles(target)).toEqual([]);
     await stat(mine);
     await stat(unrelated);

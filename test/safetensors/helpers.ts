@@ -1,13 +1,25 @@
 // Test helpers for the safetensors tests. Deliberately independent of the module under test:
 // files are assembled byte by byte here following the spec.
 
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'safetensors-test-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+/** A temporary folder for the test file: made before its tests, removed after them; `dir` is its path. */
+export function useTempDir(): { readonly dir: string } {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'safetensors-test-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+  };
 }
 
 export function u64le(n: bigint | number): Uint8Array {

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SafetensorsError,
   readSafetensors,
@@ -10,16 +10,9 @@ import {
   type TensorEntry,
 } from '../../engine/io/safetensors.ts';
 import { parseSafetensors } from '../../engine/io/safetensors-bytes.ts';
-import { assemble, bytesOf, concatBytes, makeTempDir, u64le, writeBytes } from './helpers.ts';
+import { assemble, bytesOf, concatBytes, useTempDir, u64le, writeBytes } from './helpers.ts';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => {
-  await cleanup();
-});
+const tmp = useTempDir();
 
 let counter = 0;
 
@@ -29,7 +22,7 @@ let counter = 0;
  * `problem`, and (when given) names the tensor.
  */
 async function expectRejected(bytes: Uint8Array, problem: RegExp, tensor?: string): Promise<SafetensorsError> {
-  const path = await writeBytes(dir, `hostile-${counter++}.safetensors`, bytes);
+  const path = await writeBytes(tmp.dir, `hostile-${counter++}.safetensors`, bytes);
   let last: SafetensorsError | undefined;
   for (const read of [readSafetensorsHeader, readSafetensors]) {
     const err = await read(path).then(
@@ -220,7 +213,7 @@ describe('layout of the data section', () => {
 
   it('accepts empty tensors placed between others', async () => {
     const json = `{"a":${entry('U8', [2], [0, 2])},"e":${entry('F32', [0, 7], [2, 2])},"b":${entry('U8', [1], [2, 3])}}`;
-    const path = await writeBytes(dir, 'empty-between.safetensors', assemble(json, bytesOf(1, 2, 3)));
+    const path = await writeBytes(tmp.dir, 'empty-between.safetensors', assemble(json, bytesOf(1, 2, 3)));
     const { tensors } = await readSafetensors(path);
     expect([...tensors.keys()]).toEqual(['a', 'e', 'b']);
     expect([...tensors.get('b')!.data]).toEqual([3]);
@@ -284,11 +277,11 @@ describe('writer input validation', () => {
     problem: RegExp,
     metadata?: Record<string, string>,
   ): Promise<void> {
-    const path = join(dir, `wbad-${counter++}.safetensors`);
+    const path = join(tmp.dir, `wbad-${counter++}.safetensors`);
     await expect(writeSafetensors(path, tensors, metadata)).rejects.toThrow(SafetensorsError);
     await expect(writeSafetensors(path, tensors, metadata)).rejects.toThrow(problem);
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(tmp.dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   }
 
   it('rejects bad entries before creating any file', async () => {
@@ -309,13 +302,13 @@ describe('writer input validation', () => {
   });
 
   it('removes its temp file when writing fails midway', async () => {
-    const path = join(dir, 'no-such-dir', 'x.safetensors');
+    const path = join(tmp.dir, 'no-such-tmp.dir', 'x.safetensors');
     await expect(writeSafetensors(path, { w: u8Entry([1], bytesOf(1)) })).rejects.toThrow(/ENOENT/);
     // A target that is a directory: the rename fails after the data was written.
-    const target = join(dir, 'is-a-dir');
+    const target = join(tmp.dir, 'is-a-tmp.dir');
     await import('node:fs/promises').then((fs) => fs.mkdir(target));
     await writeBytes(target, 'keep', bytesOf(1));
     await expect(writeSafetensors(target, { w: u8Entry([1], bytesOf(1)) })).rejects.toThrow();
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(tmp.dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { access, open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SafetensorsError,
   bf16Entry,
@@ -20,16 +20,9 @@ import {
   writeSafetensors,
   type TensorEntry,
 } from '../../engine/io/safetensors.ts';
-import { assemble, bytesOf, concatBytes, makeTempDir, u64le, writeBytes } from './helpers.ts';
+import { assemble, bytesOf, concatBytes, useTempDir, u64le, writeBytes } from './helpers.ts';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterAll(async () => {
-  await cleanup();
-});
+const tmp = useTempDir();
 
 /** F32 bit patterns that a value-based copy would lose or alter. */
 const F32_BITS = new Uint32Array([
@@ -74,7 +67,7 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 
 describe('round trip', () => {
   it('is bit-exact for every dtype, NaN payloads, -0, denormals, empty and scalar tensors', async () => {
-    const path = join(dir, 'rt.safetensors');
+    const path = join(tmp.dir, 'rt.safetensors');
     const src = sampleTensors();
     await writeSafetensors(path, src, META);
     const { metadata, tensors } = await readSafetensors(path);
@@ -96,10 +89,10 @@ describe('round trip', () => {
   });
 
   it('metadata round trip, and absent metadata reads as {}', async () => {
-    const a = join(dir, 'meta-a.safetensors');
+    const a = join(tmp.dir, 'meta-a.safetensors');
     await writeSafetensors(a, { x: u8Entry([1], bytesOf(1)) }, { k: 'v', 'weird key ✓': 'x' });
     expect({ ...(await readSafetensors(a)).metadata }).toEqual({ k: 'v', 'weird key ✓': 'x' });
-    const b = join(dir, 'meta-b.safetensors');
+    const b = join(tmp.dir, 'meta-b.safetensors');
     await writeSafetensors(b, { x: u8Entry([1], bytesOf(1)) });
     const h = await readSafetensorsHeader(b);
     expect({ ...h.metadata }).toEqual({});
@@ -107,9 +100,9 @@ describe('round trip', () => {
   });
 
   it('writes byte-identical files for the same content, and write(read(f)) reproduces f', async () => {
-    const a = join(dir, 'same-a.safetensors');
-    const b = join(dir, 'same-b.safetensors');
-    const c = join(dir, 'same-c.safetensors');
+    const a = join(tmp.dir, 'same-a.safetensors');
+    const b = join(tmp.dir, 'same-b.safetensors');
+    const c = join(tmp.dir, 'same-c.safetensors');
     await writeSafetensors(a, sampleTensors(), META);
     await writeSafetensors(b, sampleTensors(), { ...META });
     const back = await readSafetensors(a);
@@ -127,8 +120,8 @@ describe('round trip', () => {
       zeta: u8Entry([1], bytesOf(1)),
       alpha: u8Entry([2], bytesOf(2, 3)),
     };
-    const p1 = join(dir, 'rec.safetensors');
-    const p2 = join(dir, 'map.safetensors');
+    const p1 = join(tmp.dir, 'rec.safetensors');
+    const p2 = join(tmp.dir, 'map.safetensors');
     await writeSafetensors(p1, rec);
     await writeSafetensors(p2, new Map(Object.entries(rec)));
     expect(same(await readFile(p1), await readFile(p2))).toBe(true);
@@ -136,7 +129,7 @@ describe('round trip', () => {
   });
 
   it('an empty checkpoint (no tensors) round-trips', async () => {
-    const p = join(dir, 'empty.safetensors');
+    const p = join(tmp.dir, 'empty.safetensors');
     await writeSafetensors(p, new Map(), { only: 'metadata' });
     const { metadata, tensors } = await readSafetensors(p);
     expect(tensors.size).toBe(0);
@@ -148,12 +141,12 @@ describe('round trip', () => {
   });
 
   it('leaves no temp files behind', async () => {
-    const names = await readdir(dir);
+    const names = await readdir(tmp.dir);
     expect(names.filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('tensor names constructor/prototype/toString are ordinary names and pollute nothing', async () => {
-    const p = join(dir, 'names.safetensors');
+    const p = join(tmp.dir, 'names.safetensors');
     await writeSafetensors(
       p,
       new Map([
@@ -174,7 +167,7 @@ describe('round trip', () => {
 
 describe('streaming I/O', () => {
   it('writes one tensor per write call and reads each tensor with one positional read', async () => {
-    const probe = await open(join(dir, 'probe'), 'w');
+    const probe = await open(join(tmp.dir, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as {
       write: (...a: unknown[]) => Promise<unknown>;
       read: (...a: unknown[]) => Promise<unknown>;
@@ -182,7 +175,7 @@ describe('streaming I/O', () => {
     };
     await probe.close();
     const { write, read, sync } = proto;
-    const path = join(dir, 'stream.safetensors');
+    const path = join(tmp.dir, 'stream.safetensors');
     const syncs: boolean[] = []; // did the target exist when sync() was called?
     proto.sync = async function (this: unknown, ...a: unknown[]) {
       syncs.push(await access(path).then(() => true, () => false));
@@ -231,7 +224,7 @@ describe('streaming I/O', () => {
 
 describe('independent parser (not using the module reader)', () => {
   it('checks a written file byte for byte against the spec', async () => {
-    const path = join(dir, 'spec.safetensors');
+    const path = join(tmp.dir, 'spec.safetensors');
     const src = sampleTensors();
     await writeSafetensors(path, src, META);
     const file = new Uint8Array(await readFile(path));
@@ -290,7 +283,7 @@ describe('interop with the reference format', () => {
       0xff, 0x7b, // F16 65504
       0x80, 0x3f, // BF16 1.0
     );
-    const path = await writeBytes(dir, 'handmade.safetensors', assemble(json, data));
+    const path = await writeBytes(tmp.dir, 'handmade.safetensors', assemble(json, data));
     const { metadata, tensors } = await readSafetensors(path);
     expect({ ...metadata }).toEqual({ format: 'pt' });
     expect([...tensors.keys()]).toEqual(['a.f32', 'b.i64', 'c.f16', 'd.bf16', 'e.empty']); // data order
@@ -315,7 +308,7 @@ describe('interop with the reference format', () => {
     const data = new Uint8Array(16);
     data[12] = 1; // data[1, 1] = 1
     const bytes = concatBytes(bytesOf(0x3c, 0, 0, 0, 0, 0, 0, 0), new TextEncoder().encode(json), data);
-    const path = await writeBytes(dir, 'reference-unpadded.safetensors', bytes);
+    const path = await writeBytes(tmp.dir, 'reference-unpadded.safetensors', bytes);
     const { tensors } = await readSafetensors(path);
     const t = tensors.get('test')!;
     expect(t.dtype).toBe('I32');
@@ -324,7 +317,7 @@ describe('interop with the reference format', () => {
   });
 
   it('writes exactly the bytes the reference writer produces (padded to 8)', async () => {
-    const path = join(dir, 'reference-written.safetensors');
+    const path = join(tmp.dir, 'reference-written.safetensors');
     await writeSafetensors(path, { test: i32Entry([2, 2], new Int32Array([0, 0, 0, 1])) });
     const json = '{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}';
     const data = new Uint8Array(16);
@@ -336,7 +329,7 @@ describe('interop with the reference format', () => {
     );
     expect(same(new Uint8Array(await readFile(path)), expected)).toBe(true);
 
-    const withMeta = join(dir, 'reference-written-meta.safetensors');
+    const withMeta = join(tmp.dir, 'reference-written-meta.safetensors');
     await writeSafetensors(withMeta, { test1: i32Entry([2, 2], new Int32Array(4)) }, { framework: 'pt' });
     const json2 = '{"__metadata__":{"framework":"pt"},"test1":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}';
     const pad2 = (8 - (json2.length % 8)) % 8;

@@ -15,6 +15,8 @@ import { tensor } from '../../engine/creation.ts';
 import { JacobiPreconditioner, pcgSolve, PCG_PER, type PcgOptions, type PcgPreconditioner } from './cg.ts';
 import { LaplacianOperator, setupLaplacian } from './laplacian.ts';
 import { MultigridPreconditioner, type MultigridOptions } from './multigrid.ts';
+import { AggregationPreconditioner } from './amg.ts';
+import { aggregationHierarchy, type AggregationOptions } from './aggregation.ts';
 import { fineStencil, STENCIL, stencilHierarchy } from './stencil.ts';
 import type { RgbArray } from './foreground.ts';
 
@@ -22,12 +24,12 @@ import type { RgbArray } from './foreground.ts';
  * PcgOptions here default to tol 1e-7 (relative residual), 2000 iterations, a check every 4
  * iterations with multigrid (every 10 with Jacobi).
  */
-export interface ClosedFormOptions extends PcgOptions, MultigridOptions {
+export interface ClosedFormOptions extends PcgOptions, MultigridOptions, AggregationOptions {
   /**
    * CG's preconditioner: a Galerkin multigrid V-cycle (default) or the diagonal (Jacobi, which
    * starts from the coarse-to-fine cascade below).
    */
-  preconditioner?: 'multigrid' | 'jacobi';
+  preconditioner?: 'aggregation' | 'multigrid' | 'jacobi';
   /** Multigrid: coarsen until a level has at most this many unknowns (default 1024). */
   coarsestUnknowns?: number;
   /** Multigrid: plain bilinear interpolation between levels instead of the operator-dependent one. */
@@ -192,14 +194,19 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
   const e = engine();
   const op = new LaplacianOperator(lap, shift, PCG_PER);
   const bufs = { dinv: tensor(dinv), rhs: tensor(rhsD), x: tensor(new Float32Array(N)) };
-  let mg: MultigridPreconditioner | null = null;
+  let mg: { dispose(): void } | null = null;
   let multigridLevels: number[] = [];
   let pre: PcgPreconditioner;
   if (jacobi) pre = new JacobiPreconditioner(op.pixels.buffer, m, bufs.dinv.buffer);
-  else {
+  else if (o.preconditioner === 'multigrid') {
     const hierarchy = stencilHierarchy(fine, o.coarsestUnknowns ?? 1024, 10, o.bilinear ?? false);
     multigridLevels = hierarchy.map((l) => l.pixels.length);
     pre = mg = new MultigridPreconditioner(hierarchy, op.pixels.buffer, o);
+  } else {
+    const hierarchy = aggregationHierarchy(fine, planar, o);
+    multigridLevels = hierarchy.map((l) => l.A.rows);
+    if (hierarchy.length > 1) pre = mg = new AggregationPreconditioner(hierarchy, fine, op.pixels.buffer);
+    else pre = new JacobiPreconditioner(op.pixels.buffer, m, bufs.dinv.buffer);
   }
   try {
     // Relative to ||lambda D b||, the original system's right-hand side.

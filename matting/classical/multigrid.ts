@@ -20,7 +20,8 @@ import { flatIndex, grid1d, type KernelDef } from '../../engine/kernels/kernel.t
 import { PCG_PER, PCG_RUN, pcgGrid, type PcgPreconditioner } from './cg.ts';
 import { CENTRE, STENCIL, type StencilLevel } from './stencil.ts';
 
-const WG = 64;
+export const MG_WG = 64;
+const WG = MG_WG;
 const COARSE_WG = 256;
 
 const offsets = Array.from({ length: STENCIL }, (_, k) => ({ k, dx: (k % 5) - 2, dy: Math.floor(k / 5) - 2 }));
@@ -30,7 +31,7 @@ const at = (dx: number, dy: number) => `i ${dy < 0 ? '-' : '+'} ${Math.abs(dy)}u
 const offCentre = offsets.filter((o) => o.k !== CENTRE).map(({ k, dx, dy }) => `coef[${k}u * m + q] * x[${at(dx, dy)}]`);
 
 /** One colour of a Gauss-Seidel sweep: x_i = (b_i - sum_{j != i} a_ij x_j) / a_ii. */
-const mgSmooth: KernelDef = {
+export const mgSmooth: KernelDef = {
   name: 'mgSmooth',
   uniforms: [['start', 'u32'], ['count', 'u32'], ['m', 'u32'], ['Wp', 'u32']],
   storage: [
@@ -55,7 +56,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 };
 
 /** res = b - A x over the level's unknowns. */
-const mgResidual: KernelDef = {
+export const mgResidual: KernelDef = {
   name: 'mgResidual',
   uniforms: [['m', 'u32'], ['Wp', 'u32']],
   storage: [
@@ -179,7 +180,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
 };
 
 /** CG's residual (a plane of W*H) into the fine level's b (padded), fine x = 0. */
-const mgCopyIn: KernelDef = {
+export const mgCopyIn: KernelDef = {
   name: 'mgCopyIn',
   uniforms: [['m', 'u32'], ['W', 'u32']],
   storage: [
@@ -202,7 +203,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 };
 
 /** z = the fine level's x, with CG's partial sums of r.z and r.r. */
-const mgCopyOut: KernelDef = {
+export const mgCopyOut: KernelDef = {
   name: 'mgCopyOut',
   uniforms: [['m', 'u32'], ['nPart', 'u32'], ['W', 'u32']],
   storage: [
@@ -230,7 +231,7 @@ export interface MultigridOptions {
   coarsestSweeps?: number;
 }
 
-interface GpuLevel {
+export interface GpuLevel {
   W: number;
   H: number;
   m: number;
@@ -247,7 +248,7 @@ interface GpuLevel {
 }
 
 /** Sorted by colour (y mod 3) * 3 + x mod 3, padded indices, coefficients as 25 planes of f32. */
-function uploadLevel(l: StencilLevel): GpuLevel {
+export function uploadLevel(l: StencilLevel): GpuLevel {
   const { W, H, pixels, coef } = l;
   const m = pixels.length, Wp = W + 4, Np = Wp * (H + 4);
   const colour = (p: number) => (((p / W) | 0) % 3) * 3 + ((p % W) % 3);

@@ -180,7 +180,7 @@ describe('multigrid V-cycle (GPU) as a CG preconditioner', () => {
     it(`closedFormMatte with multigrid (levels down to ${coarsest} unknowns), ${W}x${H}: alpha to 1e-4 of the direct solve`, async () => {
       const c = randomCase(W, H, 300 + W);
       const ref = closedFormReference(c.image, c.trimap, W, H);
-      const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { coarsestUnknowns: coarsest });
+      const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { preconditioner: 'multigrid', coarsestUnknowns: coarsest });
       expect(r.multigridLevels.length).toBeGreaterThanOrEqual(3);
       let err = 0;
       for (let i = 0; i < W * H; i++) err = Math.max(err, Math.abs(r.alpha[i]! - ref.alpha[i]!));
@@ -205,7 +205,7 @@ describe('multigrid V-cycle (GPU) as a CG preconditioner', () => {
     const W = 128, H = 96;
     const c = randomCase(W, H, 43);
     const img = { width: W, height: H, data: c.image, layout: 'chw' as const };
-    const mg = await closedFormMatte(img, c.trimap, { checkEvery: 1, coarsestUnknowns: 256 });
+    const mg = await closedFormMatte(img, c.trimap, { preconditioner: 'multigrid', checkEvery: 1, coarsestUnknowns: 256 });
     const jac = await closedFormMatte(img, c.trimap, { preconditioner: 'jacobi', coarseLevels: 0, checkEvery: 1 });
     let d = 0;
     for (let i = 0; i < W * H; i++) d = Math.max(d, Math.abs(jac.alpha[i]! - mg.alpha[i]!));

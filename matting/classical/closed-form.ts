@@ -157,7 +157,8 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
   const jacobi = o.preconditioner === 'jacobi';
   const N = W * H;
   const lambda = o.lambda ?? 100;
-  const known = Uint8Array.from(trimap, (t) => (isKnown(t) ? 1 : 0));
+  const known = new Uint8Array(N);
+  for (let i = 0; i < N; i++) known[i] = isKnown(trimap[i]!) ? 1 : 0;
   const lap = setupLaplacian(planar, known, W, H, o.epsilon ?? 1e-7);
   const m = lap.pixels.length;
 
@@ -173,7 +174,8 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
     if (lap.count[i]! > 0) rhsNorm2 += rhs[i]! * rhs[i]!;
   }
 
-  const alpha = Float32Array.from(trimap, (t) => (isKnown(t) ? t : 0.5));
+  const alpha = new Float32Array(N);
+  for (let i = 0; i < N; i++) alpha[i] = known[i] ? trimap[i]! : 0.5;
   if (m === 0) return { alpha, iterations: 0, relResidual: 0, history: [], unknowns: 0, windows: 0, multigridLevels: [] };
 
   // Solved for the correction d = alpha - x0 (x0: the trimap, the initial guess on the unknowns):

@@ -9,12 +9,15 @@ import { estimateForeground, type ForegroundOptions } from './foreground.ts';
 function rgb01(image: PlanarImage): Float32Array {
   const n = image.width * image.height;
   if (image.data.length < 3 * n) throw new Error(`expected 3 image planes of ${image.width}x${image.height}, got ${image.data.length} values`);
-  return Float32Array.from(image.data.subarray(0, 3 * n), (v) => v / 255);
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < 3 * n; i++) out[i] = image.data[i]! / 255;
+  return out;
 }
 
 /** Closed-form alpha (0..1) for a CHW 0..255 image and a 0/128/255 trimap. */
 export function closedFormPlanar(image: PlanarImage, trimap: PlanarImage, o: ClosedFormOptions = {}): Promise<ClosedFormResult> {
-  const tri = Float32Array.from(trimap.data, (v) => (v === 0 ? 0 : v === 255 ? 1 : 0.5));
+  const tri = new Float32Array(trimap.data.length);
+  for (let i = 0; i < tri.length; i++) { const v = trimap.data[i]!; tri[i] = v === 0 ? 0 : v === 255 ? 1 : 0.5; }
   return closedFormMatte({ width: image.width, height: image.height, data: rgb01(image), layout: 'chw' }, tri, o);
 }
 

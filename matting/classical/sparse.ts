@@ -56,14 +56,82 @@ export class BsrBuilder {
   }
 }
 
+/** Output of a row-by-row product: column and value arrays grown once per row. */
+class RowOutput {
+  col: Int32Array;
+  val: Float64Array;
+  n = 0;
+  readonly ptr: Int32Array;
+
+  /** guess: blocks expected (grown by doubling past it). */
+  constructor(rows: number, readonly size: number, guess: number) {
+    this.ptr = new Int32Array(rows + 1);
+    const cap = Math.max(1024, Math.ceil(guess));
+    this.col = new Int32Array(cap);
+    this.val = new Float64Array(cap * size);
+  }
+
+  /** Room for `more` blocks past n. */
+  ensure(more: number): void {
+    if (this.n + more <= this.col.length) return;
+    const cap = Math.max(2 * this.col.length, this.n + more);
+    const col = new Int32Array(cap), val = new Float64Array(cap * this.size);
+    col.set(this.col.subarray(0, this.n));
+    val.set(this.val.subarray(0, this.n * this.size));
+    this.col = col; this.val = val;
+  }
+
+  /** Appends the row's blocks used[0 .. nu) (sorted here) from acc, and ends the row. */
+  flush(r: number, used: Int32Array, nu: number, acc: Float64Array): void {
+    sortPrefix(used, nu);
+    this.ensure(nu);
+    const size = this.size, col = this.col, val = this.val;
+    let n = this.n;
+    for (let i = 0; i < nu; i++, n++) {
+      const c = used[i]!, o = n * size, co = c * size;
+      col[n] = c;
+      for (let j = 0; j < size; j++) val[o + j] = acc[co + j]!;
+    }
+    this.n = n;
+    this.ptr[r + 1] = n;
+  }
+
+  finish(rows: number, cols: number, rowSlots: number, colSlots: number): Bsr {
+    return { rows, cols, rowSlots, colSlots, ptr: this.ptr, col: this.col.slice(0, this.n), val: this.val.slice(0, this.n * this.size) };
+  }
+}
+
 /** A B (Gustavson's row-by-row product over blocks); B's blocks have 4 columns (coarse slots). */
 export function multiply(A: Bsr, B: Bsr): Bsr {
   if (A.cols !== B.rows || A.colSlots !== B.rowSlots || B.colSlots !== 4) throw new Error(`sparse multiply: ${A.rows}x${A.cols} by ${B.rows}x${B.cols} blocks of ${B.rowSlots}x${B.colSlots}`);
+  return A.rowSlots === 1 && A.colSlots === 1 ? multiplyScalar(A, B) : multiplyBlocks(A, B);
+}
+
+/** A of 1x1 blocks times B of 1x4 (level 0: A P, S Pt); a loop of its own so that it stays simple for the JIT. */
+function multiplyScalar(A: Bsr, B: Bsr): Bsr {
+  const out = new RowOutput(A.rows, 4, A.rows * 16);
+  const mark = new Int32Array(B.cols).fill(-1), acc = new Float64Array(B.cols * 4), used = new Int32Array(B.cols);
+  const Ap = A.ptr, Ac = A.col, Av = A.val, Bp = B.ptr, Bc = B.col, Bv = B.val;
+  for (let r = 0; r < A.rows; r++) {
+    let nu = 0;
+    for (let p = Ap[r]!, pe = Ap[r + 1]!; p < pe; p++) {
+      const a = Av[p]!, kk = Ac[p]!;
+      for (let q = Bp[kk]!, qe = Bp[kk + 1]!; q < qe; q++) {
+        const c = Bc[q]!, co = c << 2, bo = q << 2;
+        if (mark[c] !== r) { mark[c] = r; acc[co] = 0; acc[co + 1] = 0; acc[co + 2] = 0; acc[co + 3] = 0; used[nu++] = c; }
+        acc[co]! += a * Bv[bo]!; acc[co + 1]! += a * Bv[bo + 1]!; acc[co + 2]! += a * Bv[bo + 2]!; acc[co + 3]! += a * Bv[bo + 3]!;
+      }
+    }
+    out.flush(r, used, nu, acc);
+  }
+  return out.finish(A.rows, B.cols, 1, 4);
+}
+
+/** A of ra x k blocks times B of k x 4. */
+function multiplyBlocks(A: Bsr, B: Bsr): Bsr {
   const ra = A.rowSlots, k = A.colSlots, sa = ra * k, sb = k * 4, so = ra * 4;
-  const out = new BsrBuilder(A.rows, B.cols, ra, 4);
-  const mark = new Int32Array(B.cols).fill(-1);
-  const acc = new Float64Array(B.cols * so);
-  const used = new Int32Array(B.cols);
+  const out = new RowOutput(A.rows, so, A.rows * 16);
+  const mark = new Int32Array(B.cols).fill(-1), acc = new Float64Array(B.cols * so), used = new Int32Array(B.cols);
   const Av = A.val, Bv = B.val, Ap = A.ptr, Ac = A.col, Bp = B.ptr, Bc = B.col;
   for (let r = 0; r < A.rows; r++) {
     let nu = 0;
@@ -76,20 +144,6 @@ export function multiply(A: Bsr, B: Bsr): Bsr {
           for (let i = 0; i < so; i++) acc[co + i] = 0;
           used[nu++] = c;
         }
-        if (sa === 1) {
-          const a = Av[ao]!;
-          acc[co]! += a * Bv[bo]!; acc[co + 1]! += a * Bv[bo + 1]!; acc[co + 2]! += a * Bv[bo + 2]!; acc[co + 3]! += a * Bv[bo + 3]!;
-          continue;
-        }
-        if (k === 1) {
-          // A 4x1 block times a 1x4 one (P^T times A P on level 0): an outer product.
-          const b0 = Bv[bo]!, b1 = Bv[bo + 1]!, b2 = Bv[bo + 2]!, b3 = Bv[bo + 3]!;
-          for (let i = 0; i < ra; i++) {
-            const a = Av[ao + i]!, o = co + i * 4;
-            acc[o]! += a * b0; acc[o + 1]! += a * b1; acc[o + 2]! += a * b2; acc[o + 3]! += a * b3;
-          }
-          continue;
-        }
         for (let i = 0; i < ra; i++) {
           const o = co + i * 4;
           let s0 = acc[o]!, s1 = acc[o + 1]!, s2 = acc[o + 2]!, s3 = acc[o + 3]!;
@@ -101,8 +155,69 @@ export function multiply(A: Bsr, B: Bsr): Bsr {
         }
       }
     }
-    const u = used.subarray(0, nu).sort();
-    for (let i = 0; i < nu; i++) out.pushBlock(u[i]!, acc, u[i]! * so);
+    out.flush(r, used, nu, acc);
+  }
+  return out.finish(A.rows, B.cols, ra, 4);
+}
+
+/** Sorts a[0 .. n) ascending in place (insertion sort: rows hold tens of blocks). */
+function sortPrefix(a: Int32Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) { a[j + 1] = a[j]!; j--; }
+    a[j + 1] = v;
+  }
+}
+
+/**
+ * P^T A P for a symmetric A, from AP = A P: only the blocks on and above the diagonal are summed
+ * (half the work of the full product); the rest are their transposes, so the result is exactly
+ * symmetric.
+ */
+export function galerkin(P: Bsr, AP: Bsr): Bsr {
+  const PT = transpose(P);
+  if (PT.colSlots !== AP.rowSlots || AP.colSlots !== 4 || PT.rowSlots !== 4) throw new Error('galerkin: expects 4 coarse slots');
+  const n = PT.rows, k = PT.colSlots, sa = 4 * k, sb = k * 4;
+  const upper = new RowOutput(n, 16, n * 16);
+  const mark = new Int32Array(n).fill(-1);
+  const acc = new Float64Array(n * 16);
+  const used = new Int32Array(n);
+  const Av = PT.val, Bv = AP.val, Ap = PT.ptr, Ac = PT.col, Bp = AP.ptr, Bc = AP.col;
+  for (let r = 0; r < n; r++) {
+    let nu = 0;
+    for (let p = Ap[r]!, pe = Ap[r + 1]!; p < pe; p++) {
+      const kk = Ac[p]!, ao = p * sa;
+      for (let q = Bp[kk]!, qe = Bp[kk + 1]!; q < qe; q++) {
+        const c = Bc[q]!;
+        if (c < r) continue;
+        const bo = q * sb, co = c * 16;
+        if (mark[c] !== r) {
+          mark[c] = r;
+          for (let i = 0; i < 16; i++) acc[co + i] = 0;
+          used[nu++] = c;
+        }
+        for (let i = 0; i < 4; i++) {
+          const o = co + i * 4;
+          let s0 = acc[o]!, s1 = acc[o + 1]!, s2 = acc[o + 2]!, s3 = acc[o + 3]!;
+          for (let l = 0; l < k; l++) {
+            const a = Av[ao + i * k + l]!, b = bo + l * 4;
+            s0 += a * Bv[b]!; s1 += a * Bv[b + 1]!; s2 += a * Bv[b + 2]!; s3 += a * Bv[b + 3]!;
+          }
+          acc[o] = s0; acc[o + 1] = s1; acc[o + 2] = s2; acc[o + 3] = s3;
+        }
+      }
+    }
+    // The diagonal block: symmetric up to rounding, made exactly so.
+    if (mark[r] === r) for (let a = 0; a < 4; a++) for (let b = 0; b < a; b++) { const v = (acc[r * 16 + a * 4 + b]! + acc[r * 16 + b * 4 + a]!) / 2; acc[r * 16 + a * 4 + b] = v; acc[r * 16 + b * 4 + a] = v; }
+    upper.flush(r, used, nu, acc);
+  }
+  // Full = upper + transpose(strictly upper), merged row by row (both ascending).
+  const U = upper.finish(n, n, 4, 4), L = transpose(U);
+  const out = new BsrBuilder(n, n, 4, 4);
+  for (let r = 0; r < n; r++) {
+    for (let p = L.ptr[r]!; p < L.ptr[r + 1]!; p++) if (L.col[p]! < r) out.pushBlock(L.col[p]!, L.val, p * 16);
+    for (let p = U.ptr[r]!; p < U.ptr[r + 1]!; p++) out.pushBlock(U.col[p]!, U.val, p * 16);
     out.endRow();
   }
   return out.finish();

@@ -52,7 +52,7 @@ export class BsrBuilder {
   finish(): Bsr {
     if (this.row !== this.rows) throw new Error(`BsrBuilder: ${this.row} of ${this.rows} rows`);
     const size = this.rowSlots * this.colSlots;
-    return { rows: this.rows, cols: this.cols, rowSlots: this.rowSlots, colSlots: this.colSlots, ptr: this.ptr, col: this.col.slice(0, this.n), val: this.val.slice(0, this.n * size) };
+    return { rows: this.rows, cols: this.cols, rowSlots: this.rowSlots, colSlots: this.colSlots, ptr: this.ptr, col: this.col.subarray(0, this.n), val: this.val.subarray(0, this.n * size) };
   }
 }
 
@@ -97,7 +97,7 @@ class RowOutput {
   }
 
   finish(rows: number, cols: number, rowSlots: number, colSlots: number): Bsr {
-    return { rows, cols, rowSlots, colSlots, ptr: this.ptr, col: this.col.slice(0, this.n), val: this.val.slice(0, this.n * this.size) };
+    return { rows, cols, rowSlots, colSlots, ptr: this.ptr, col: this.col.subarray(0, this.n), val: this.val.subarray(0, this.n * this.size) };
   }
 }
 

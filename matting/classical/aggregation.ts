@@ -147,16 +147,16 @@ function coarsen(f: AggregationLevel, B: Float64Array, drop: number): { level: A
   // Smoothed prolongation P = (I - omega D^-1 A) Pt, omega = 4 / (3 rho(D^-1 A)).
   const d = diagonal(A);
   const omega = 4 / (3 * spectralRadius(A, d));
-  const S = { ...A, val: Float64Array.from(A.val) };
+  const S = { ...A, val: A.val.slice() };
   const size = slots * slots;
+  const scale = Float64Array.from(d, (v) => omega / v);
   for (let r = 0; r < A.rows; r++) {
     for (let p = A.ptr[r]!; p < A.ptr[r + 1]!; p++) {
       for (let i = 0; i < slots; i++) {
-        for (let j = 0; j < slots; j++) {
-          const at = p * size + i * slots + j;
-          S.val[at] = (A.col[p] === r && i === j ? 1 : 0) - (omega * A.val[at]!) / d[r * slots + i]!;
-        }
+        const w = scale[r * slots + i]!, at = p * size + i * slots;
+        for (let j = 0; j < slots; j++) S.val[at + j] = -w * A.val[at + j]!;
       }
+      if (A.col[p] === r) for (let i = 0; i < slots; i++) S.val[p * size + i * slots + i]! += 1;
     }
   }
   const P = multiply(S, Pt);

@@ -144,6 +144,8 @@ function multiplyBlocks(A: Bsr, B: Bsr): Bsr {
           for (let i = 0; i < so; i++) acc[co + i] = 0;
           used[nu++] = c;
         }
+        if (ra === 4 && k === 4) { addProduct4(acc, co, Av, ao, Bv, bo); continue; }
+        if (ra === 4 && k === 1) { addOuter(acc, co, Av, ao, Bv, bo); continue; }
         for (let i = 0; i < ra; i++) {
           const o = co + i * 4;
           let s0 = acc[o]!, s1 = acc[o + 1]!, s2 = acc[o + 2]!, s3 = acc[o + 3]!;
@@ -158,6 +160,30 @@ function multiplyBlocks(A: Bsr, B: Bsr): Bsr {
     out.flush(r, used, nu, acc);
   }
   return out.finish(A.rows, B.cols, ra, 4);
+}
+
+/** acc[o ..] += a b for a 4x1 block a (at ao) and a 1x4 block b (at bo), row-major 4x4. */
+function addOuter(acc: Float64Array, o: number, Av: Float64Array, ao: number, Bv: Float64Array, bo: number): void {
+  const b0 = Bv[bo]!, b1 = Bv[bo + 1]!, b2 = Bv[bo + 2]!, b3 = Bv[bo + 3]!;
+  for (let i = 0; i < 4; i++) {
+    const a = Av[ao + i]!, q = o + 4 * i;
+    acc[q]! += a * b0; acc[q + 1]! += a * b1; acc[q + 2]! += a * b2; acc[q + 3]! += a * b3;
+  }
+}
+
+/** acc[o ..] += a b for 4x4 blocks (row-major). */
+function addProduct4(acc: Float64Array, o: number, Av: Float64Array, ao: number, Bv: Float64Array, bo: number): void {
+  const b00 = Bv[bo]!, b01 = Bv[bo + 1]!, b02 = Bv[bo + 2]!, b03 = Bv[bo + 3]!;
+  const b10 = Bv[bo + 4]!, b11 = Bv[bo + 5]!, b12 = Bv[bo + 6]!, b13 = Bv[bo + 7]!;
+  const b20 = Bv[bo + 8]!, b21 = Bv[bo + 9]!, b22 = Bv[bo + 10]!, b23 = Bv[bo + 11]!;
+  const b30 = Bv[bo + 12]!, b31 = Bv[bo + 13]!, b32 = Bv[bo + 14]!, b33 = Bv[bo + 15]!;
+  for (let i = 0; i < 4; i++) {
+    const a0 = Av[ao + 4 * i]!, a1 = Av[ao + 4 * i + 1]!, a2 = Av[ao + 4 * i + 2]!, a3 = Av[ao + 4 * i + 3]!, q = o + 4 * i;
+    acc[q]! += a0 * b00 + a1 * b10 + a2 * b20 + a3 * b30;
+    acc[q + 1]! += a0 * b01 + a1 * b11 + a2 * b21 + a3 * b31;
+    acc[q + 2]! += a0 * b02 + a1 * b12 + a2 * b22 + a3 * b32;
+    acc[q + 3]! += a0 * b03 + a1 * b13 + a2 * b23 + a3 * b33;
+  }
 }
 
 /** Sorts a[0 .. n) ascending in place (insertion sort: rows hold tens of blocks). */
@@ -197,15 +223,8 @@ export function galerkin(P: Bsr, AP: Bsr): Bsr {
           for (let i = 0; i < 16; i++) acc[co + i] = 0;
           used[nu++] = c;
         }
-        for (let i = 0; i < 4; i++) {
-          const o = co + i * 4;
-          let s0 = acc[o]!, s1 = acc[o + 1]!, s2 = acc[o + 2]!, s3 = acc[o + 3]!;
-          for (let l = 0; l < k; l++) {
-            const a = Av[ao + i * k + l]!, b = bo + l * 4;
-            s0 += a * Bv[b]!; s1 += a * Bv[b + 1]!; s2 += a * Bv[b + 2]!; s3 += a * Bv[b + 3]!;
-          }
-          acc[o] = s0; acc[o + 1] = s1; acc[o + 2] = s2; acc[o + 3] = s3;
-        }
+        if (k === 1) addOuter(acc, co, Av, ao, Bv, bo);
+        else addProduct4(acc, co, Av, ao, Bv, bo);
       }
     }
     // The diagonal block: symmetric up to rounding, made exactly so.

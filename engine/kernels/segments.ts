@@ -11,9 +11,20 @@
 import { engine } from '../engine.ts';
 import type { ScalarType, UniformValues } from './kernel.ts';
 
-/** Segments one launch can hold when each takes `bindingsPerSegment` storage buffers (at most `cap`). */
-export function segmentsPerLaunch(bindingsPerSegment: number, cap = 8): number {
-  return Math.max(1, Math.min(cap, Math.floor(engine().limits.maxStorageBuffersPerShaderStage / bindingsPerSegment)));
+/**
+ * Segments one launch can hold when each takes `bindingsPerSegment` storage buffers and the kernel
+ * has `shared` more (a scale, a count), at most `cap` (the uniform table grows with it).
+ */
+export function segmentsPerLaunch(bindingsPerSegment: number, shared = 0, cap = 16): number {
+  const free = engine().limits.maxStorageBuffersPerShaderStage - shared;
+  return Math.max(1, Math.min(cap, Math.floor(free / bindingsPerSegment)));
+}
+
+/** Splits `items` into launches of at most `per`. */
+export function chunks<T>(items: readonly T[], per: number): T[][] {
+  const out: T[][] = [];
+  for (let at = 0; at < items.length; at += per) out.push(items.slice(at, at + per));
+  return out;
 }
 
 /** The uniforms the segment table adds for `segments` slots: n<k> (elements) and wgEnd<k> (prefix of workgroup counts). */

@@ -10,7 +10,7 @@ import { engine } from '../engine.ts';
 import type { Tensor } from '../tensor.ts';
 import { grid1d, type KernelDef, type ScalarType, type UniformValues } from '../kernels/kernel.ts';
 import { windowOf } from '../kernels/binding.ts';
-import { fillSegmentTable, segmentMain, segmentUniforms, segmentsPerLaunch } from '../kernels/segments.ts';
+import { chunks, fillSegmentTable, segmentMain, segmentUniforms, segmentsPerLaunch } from '../kernels/segments.ts';
 import type { AdamScalars } from './kernels.ts';
 
 const WG = 256;
@@ -66,10 +66,8 @@ ${amsgrad
 export function adamStepMulti(segs: readonly AdamSegment[]): void {
   if (segs.length === 0) return;
   const amsgrad = segs[0]!.vmax !== null;
-  const per = segmentsPerLaunch(amsgrad ? 5 : 4);
   const e = engine();
-  for (let at = 0; at < segs.length; at += per) {
-    const chunk = segs.slice(at, at + per);
+  for (const chunk of chunks(segs, segmentsPerLaunch(amsgrad ? 5 : 4))) {
     const uniforms: UniformValues = {};
     const total = fillSegmentTable(chunk.map((c) => c.p.size), WG, uniforms);
     const buffers = [];

@@ -283,7 +283,7 @@ describe('a training step in steady state', () => {
     const shapes = [[64, 3, 3, 3], [64], [10, 64], [10], [1000]];
     const ps = shapes.map((s) => param(randomF32(g, size(s), 0.1), s).p);
     // Adam: as many parameters per dispatch as the storage-buffer limit allows (4 or 5 bindings each); SGD: one each
-    const perLaunch = (bindings: number) => Math.min(8, Math.floor(e.limits.maxStorageBuffersPerShaderStage / bindings));
+    const perLaunch = (bindings: number) => Math.min(16, Math.floor(e.limits.maxStorageBuffersPerShaderStage / bindings));
     for (const [make, launches] of [
       [() => new Adam(ps, { lr: 1e-3, weightDecay: 1e-4, amsgrad: true }), Math.ceil(ps.length / perLaunch(5))],
       [() => new AdamW(ps, { lr: 1e-3 }), Math.ceil(ps.length / perLaunch(4))],

@@ -62,11 +62,19 @@ e.dispatch = (def: KernelDef, ...rest) => {
   byName.set(def.name, (byName.get(def.name) ?? 0) + 1);
   dispatch(def, ...rest);
 };
+// Copies too: each one ends the shared compute pass.
+let copies = 0;
+const copy = e.copy.bind(e);
+e.copy = (...args) => {
+  copies++;
+  copy(...args);
+};
 const d0 = e.counters.dispatches;
 step();
 await e.sync();
 const perStep = e.counters.dispatches - d0;
 e.dispatch = dispatch;
+e.copy = copy;
 
 const samples: number[] = [];
 for (let r = 0; r < reps; r++) {
@@ -79,7 +87,7 @@ for (let r = 0; r < reps; r++) {
 const t = summarise(samples);
 console.log(
   `tiny step ${size}px width ${width} batch ${batch}: median ${t.medianMs.toFixed(1)} ms [${t.minMs.toFixed(1)}-${t.maxMs.toFixed(1)}], ` +
-    `q1-q3 ${t.q1Ms.toFixed(1)}-${t.q3Ms.toFixed(1)}, ${perStep} dispatches/step`,
+    `q1-q3 ${t.q1Ms.toFixed(1)}-${t.q3Ms.toFixed(1)}, ${perStep} dispatches and ${copies} copies/step`,
 );
 if (process.argv.includes('--kernels')) {
   for (const [name, n] of [...byName].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(4)} ${name}`);

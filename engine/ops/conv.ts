@@ -320,12 +320,35 @@ const TARGET_INVOCATIONS = 4096;
 export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor, variant?: ConvVariant): Tensor {
   const v = variant ?? convVariant('backward-weights', g);
   const cols = g.C * g.KH * g.KW;
-  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  for (const [o0, o1] of channelChunks(g.O, cols)) {
-    const slabs = v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v));
-    sumPartialsInto(slabs, dw, o0 * cols, (o1 - o0) * cols);
+  const shape = [g.O, g.C, g.KH, g.KW];
+  const ranges = channelChunks(g.O, cols);
+  const partials = (o0: number, o1: number) => (v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v)));
+  if (ranges.length === 1) {
+    const slabs = partials(0, g.O);
+    // The common case, one slab: its split-K sum (or the slab itself) is dw, with no copy into a
+    // separate dw (each copy ends the shared compute pass; a tiny step had ~26 of them).
+    if (slabs.length === 1) return ownedView(slabs[0]!.shape[0] === 1 ? slabs[0]! : sumOwned(slabs[0]!), shape);
+    const dw = Tensor.empty(shape);
+    sumPartialsInto(slabs, dw, 0, g.O * cols);
+    return dw;
   }
+  const dw = Tensor.empty(shape);
+  for (const [o0, o1] of ranges) sumPartialsInto(partials(o0, o1), dw, o0 * cols, (o1 - o0) * cols);
   return dw;
+}
+
+/** The sum of `slab` [splits, count] over its rows; disposes the slab. */
+function sumOwned(slab: Tensor): Tensor {
+  const out = sumRaw(slab, [0], false);
+  slab.dispose();
+  return out;
+}
+
+/** `t` under another shape, taking ownership (the original reference is released). */
+function ownedView(t: Tensor, shape: readonly number[]): Tensor {
+  const v = t.view(shape);
+  t.dispose();
+  return v;
 }
 
 /** Split-K over output rows: about `wanted` splits, each partial slab of `slab` elements within a binding. */

@@ -49,7 +49,8 @@ function conv2dForwardKernel(vecs: 1 | 2): KernelDef {
   const V = [...Array(vecs).keys()];
   return {
     name: 'conv2dForward',
-    uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS],
+    // relu != 0: a fused ReLU after the bias (conv2d's \`relu\` option), saving its own pass.
+    uniforms: [...GEOMETRY_UNIFORMS, ...WINDOW_UNIFORMS, ['relu', 'u32']],
     storage: [
       ['x', 'read', 'array<f32>'],
       ['w', 'read', 'array<f32>'],
@@ -114,6 +115,7 @@ ${V.map((v) => `            acc${v}[p] += xv * wv${v};`).join('\n')}
       var v = 0.0;
 ${V.map((v) => `      ${v ? 'else ' : ''}if (q < ${4 * v + 4}u) { v = acc${v}[p][q - ${4 * v}u]; }`).join('\n')}
       if (u.hasBias != 0u) { v += bias[o - u.bOff]; }
+      if (u.relu != 0u) { v = max(v, 0.0); }
       y[(n * u.O + u.oBase + o) * plane + r - u.yOff] = v;
     }
   }

@@ -179,6 +179,7 @@ export const EXPR = {
   sqrt: 'sqrt(a)',
   square: 'a * a',
   relu: 'max(a, 0.0)',
+  addRelu: 'max(a + b, 0.0)', // a transposed conv's bias and fused ReLU
   // Written to stay finite for large |a| (exp overflow gives 1/(1+inf) = 0, fine; avoid inf/inf).
   sigmoid: 'select(exp(a) / (1.0 + exp(a)), 1.0 / (1.0 + exp(-a)), a >= 0.0)',
   where: 'select(c, b, a != 0.0)',

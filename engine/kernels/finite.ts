@@ -9,6 +9,7 @@ import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { flatIndex, grid1d, type KernelDef } from './kernel.ts';
 import { maxBindingElements, pieces, windowOf } from './binding.ts';
+import { chunks, fillSegmentTable, segmentMain, segmentUniforms, segmentsPerLaunch } from './segments.ts';
 
 const WG = 256;
 
@@ -24,6 +25,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if ((x[u.base + i - u.xOff] & 0x7f800000u) == 0x7f800000u) { atomicAdd(&count[0], 1u); }
 }`,
 };
+
+/** The same test over several tensors per dispatch (segments.ts): a network's weights in a few launches. */
+const countMultiDefs = new Map<number, KernelDef>();
+function countMultiDef(segments: number): KernelDef {
+  let def = countMultiDefs.get(segments);
+  if (!def) {
+    const xs = [...Array(segments).keys()].map((k) => [`x${k}`, 'read', 'array<u32>'] as const);
+    def = {
+      name: `countNonFiniteMulti${segments}`,
+      uniforms: segmentUniforms(segments),
+      storage: [['count', 'write', 'array<atomic<u32>>'], ...xs],
+      body: segmentMain(segments, WG, (k) => `      if ((x${k}[i] & 0x7f800000u) == 0x7f800000u) { atomicAdd(&count[0], 1u); }`),
+    };
+    countMultiDefs.set(segments, def);
+  }
+  return def;
+}
 
 /** A GPU-side count of non-finite values over any number of f32 tensors; one buffer, reused. */
 export class NonFiniteCounter {
@@ -48,6 +66,20 @@ export class NonFiniteCounter {
     return this;
   }
 
+  /** Records adding the non-finite elements of every f32 tensor of `ts`, several tensors per dispatch. */
+  addAll(ts: readonly Tensor[]): this {
+    const small = ts.filter((t) => t.dtype === 'f32' && t.size > 0 && t.size <= maxBindingElements());
+    for (const t of ts) if (!small.includes(t)) this.add(t);
+    const e = engine();
+    for (const chunk of chunks(small, segmentsPerLaunch(1, 1))) {
+      const uniforms: Record<string, number> = {};
+      const groups = fillSegmentTable(chunk.map((t) => t.size), WG, uniforms);
+      const slices = chunk.map((t) => windowOf(t.buffer, 0, t.size).slice);
+      e.dispatch(countMultiDef(chunk.length), uniforms, [this.count.buffer, ...slices], grid1d(groups * WG, WG));
+    }
+    return this;
+  }
+
   /** Waits for the recorded work and returns the count (the one readback). */
   async read(): Promise<number> {
     return (await this.count.dataInt())[0]! >>> 0;
@@ -62,7 +94,7 @@ export class NonFiniteCounter {
 export async function countNonFinite(tensors: Iterable<Tensor>): Promise<number> {
   const c = new NonFiniteCounter().reset();
   try {
-    for (const t of tensors) c.add(t);
+    c.addAll([...tensors]);
     return await c.read();
   } finally {
     c.dispose();

@@ -16,6 +16,7 @@ import { maxBindingElements, windowOf, type Window } from '../kernels/binding.ts
 import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
+import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
 import { directConvGrid, directConvKernel, directConvPackedKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
 import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { full } from '../creation.ts';
@@ -28,6 +29,8 @@ export interface Conv2dOptions {
   stride?: Pair;
   padding?: Padding;
   dilation?: Pair;
+  /** relu(conv(x) + b), the ReLU fused into the conv's epilogue and its mask into the bias-gradient pass. */
+  relu?: boolean;
 }
 
 export interface ConvTranspose2dOptions {
@@ -38,6 +41,8 @@ export interface ConvTranspose2dOptions {
   dilation?: Pair;
   /** With 'same': the output size (default input x stride). */
   outputSize?: readonly [number, number];
+  /** relu(convTranspose(x) + b), bias and ReLU in one pass and the mask fused into the bias-gradient pass. */
+  relu?: boolean;
 }
 
 const pair = (p: Pair | undefined, d: number): [number, number] => (p === undefined ? [d, d] : typeof p === 'number' ? [p, p] : [p[0], p[1]]);
@@ -139,10 +144,10 @@ function geometryUniforms(g: ConvGeometry, N: number) {
   return { N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, DH: g.DH, DW: g.DW };
 }
 
-/** y = conv(x, w) + b, with y [N, O, OH, OW] given; `variant` overrides the tuned choice. */
-export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, variant?: ConvVariant): void {
+/** y = conv(x, w) + b (then ReLU with `relu`), with y [N, O, OH, OW] given; `variant` overrides the tuned choice. */
+export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, variant?: ConvVariant, relu = false): void {
   const v = variant ?? convVariant('forward', g);
-  if (v !== 'gemm') return launchDirectForward(g, x, w, b, y, parseTile(v));
+  if (v !== 'gemm') return launchDirectForward(g, x, w, b, y, parseTile(v), relu);
   const e = engine();
   const K = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
@@ -166,6 +171,7 @@ export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
           oBase: o0,
           oCount,
           hasBias: b ? 1 : 0,
+          relu: relu ? 1 : 0,
         },
         [xw.slice, ww.slice, bw.slice, yw.slice],
         grid1d(tiles, CONV_WG),
@@ -175,7 +181,7 @@ export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
 }
 
 /** The direct kernel (kernels/conv/direct.ts) over batch and output-channel chunks. */
-function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, tile: DirectTile): void {
+function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, tile: DirectTile, relu: boolean): void {
   const e = engine();
   const K = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
@@ -204,6 +210,7 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
           yOff: u32(yw.first - n0 * ys),
           bOff: b ? u32(bw.first - o0) : 0,
           hasBias: b ? 1 : 0,
+          relu: relu ? 1 : 0,
         },
         [xw.slice, ww.slice, bw.slice, yw.slice],
         directConvGrid(g, tile, n1 - n0, oCount, wg),
@@ -251,7 +258,7 @@ function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: 
     const def = tile.packed ? directConvPackedKernel(dg, tile, wg) : directConvKernel(dg, layout, tile, wg);
     e.dispatch(
       def,
-      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0 },
+      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },
       [dyw.slice, ww.slice, ww.slice, dxw.slice],
       directConvGrid(dg, tile, n1 - n0, g.C, wg),
     );
@@ -313,12 +320,35 @@ const TARGET_INVOCATIONS = 4096;
 export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor, variant?: ConvVariant): Tensor {
   const v = variant ?? convVariant('backward-weights', g);
   const cols = g.C * g.KH * g.KW;
-  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  for (const [o0, o1] of channelChunks(g.O, cols)) {
-    const slabs = v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v));
-    sumPartialsInto(slabs, dw, o0 * cols, (o1 - o0) * cols);
+  const shape = [g.O, g.C, g.KH, g.KW];
+  const ranges = channelChunks(g.O, cols);
+  const partials = (o0: number, o1: number) => (v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v)));
+  if (ranges.length === 1) {
+    const slabs = partials(0, g.O);
+    // The common case, one slab: its split-K sum (or the slab itself) is dw, with no copy into a
+    // separate dw (each copy ends the shared compute pass; a tiny step had ~26 of them).
+    if (slabs.length === 1) return ownedView(slabs[0]!.shape[0] === 1 ? slabs[0]! : sumOwned(slabs[0]!), shape);
+    const dw = Tensor.empty(shape);
+    sumPartialsInto(slabs, dw, 0, g.O * cols);
+    return dw;
   }
+  const dw = Tensor.empty(shape);
+  for (const [o0, o1] of ranges) sumPartialsInto(partials(o0, o1), dw, o0 * cols, (o1 - o0) * cols);
   return dw;
+}
+
+/** The sum of `slab` [splits, count] over its rows; disposes the slab. */
+function sumOwned(slab: Tensor): Tensor {
+  const out = sumRaw(slab, [0], false);
+  slab.dispose();
+  return out;
+}
+
+/** `t` under another shape, taking ownership (the original reference is released). */
+function ownedView(t: Tensor, shape: readonly number[]): Tensor {
+  const v = t.view(shape);
+  t.dispose();
+  return v;
 }
 
 /** Split-K over output rows: about `wanted` splits, each partial slab of `slab` elements within a binding. */
@@ -417,41 +447,61 @@ function sumPartialsInto(slabs: Tensor[], dw: Tensor, at: number, count: number)
   stacked.dispose();
 }
 
-/** Bias gradient: dy summed over batch and space. */
-function biasGradient(dy: Tensor): Tensor {
-  return sumRaw(dy, [0, 2, 3], false);
+/**
+ * The output gradient a conv's backward works from, and its bias gradient: with a fused ReLU, dy
+ * masked by the saved output (y > 0 exactly where the pre-activation was) in the same pass that
+ * sums the bias gradient (kernels/bias-grad.ts). `own` says whether the caller must dispose gm.
+ */
+function convOutputGrad(gy: Tensor, y: Tensor | undefined, hasBias: boolean): { gm: Tensor; db: Tensor | null; own: boolean } {
+  if (!y) return { gm: gy, db: hasBias ? biasGradient(gy) : null, own: false };
+  if (!hasBias) return { gm: reluMask(gy, y), db: null, own: true };
+  const { gm, db } = reluMaskBiasGradient(gy, y);
+  return { gm, db, own: true };
 }
 
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const g = conv2dGeometry(x.shape, w.shape, o);
   if (b) check(b.size === g.O, `conv2d: bias has ${b.size} values for ${g.O} output channels`);
+  const relu = !!o.relu;
   const y = Tensor.empty([g.N, g.O, g.OH, g.OW]);
-  launchConvForward(g, x, w, b, y);
-  return record('conv2d', y, [x, w, b], [x, w], (gy, [sx, sw]) => [
-    x.node || x.requiresGrad ? launchConvBackwardData(g, gy, sw!) : null,
-    w.node || w.requiresGrad ? launchConvBackwardWeight(g, sx!, gy) : null,
-    b ? biasGradient(gy) : null,
-  ]);
+  launchConvForward(g, x, w, b, y, undefined, relu);
+  return record(relu ? 'conv2dRelu' : 'conv2d', y, [x, w, b], relu ? [x, w, y] : [x, w], (gy, [sx, sw, sy]) => {
+    const { gm, db, own } = convOutputGrad(gy, sy, !!b);
+    const grads = [
+      x.node || x.requiresGrad ? launchConvBackwardData(g, gm, sw!) : null,
+      w.node || w.requiresGrad ? launchConvBackwardWeight(g, sx!, gm) : null,
+      db,
+    ];
+    if (own) gm.dispose();
+    return grads;
+  });
 }
 
 export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
   const g = convTranspose2dGeometry(x.shape, w.shape, o);
   if (b) check(b.size === g.C, `convTranspose2d: bias has ${b.size} values for ${g.C} output channels`);
+  const relu = !!o.relu;
   let y = launchConvBackwardData(g, x, w);
-  if (b) {
-    const bb = b.view([1, g.C, 1, 1]);
-    const withBias = mapElementwise('addBias', EXPR.add, [y, bb]);
-    bb.dispose();
+  if (b || relu) {
+    // bias and ReLU in one elementwise pass
+    const bb = b ? b.view([1, g.C, 1, 1]) : null;
+    const next = bb
+      ? mapElementwise(relu ? 'addBiasRelu' : 'addBias', relu ? EXPR.addRelu : EXPR.add, [y, bb])
+      : mapElementwise('relu', EXPR.relu, [y]);
+    bb?.dispose();
     y.dispose();
-    y = withBias;
+    y = next;
   }
-  return record('convTranspose2d', y, [x, w, b], [x, w], (gy, [sx, sw]) => {
+  return record(relu ? 'convTranspose2dRelu' : 'convTranspose2d', y, [x, w, b], relu ? [x, w, y] : [x, w], (gy, [sx, sw, sy]) => {
+    const { gm, db, own } = convOutputGrad(gy, sy, !!b);
     let gx: Tensor | null = null;
     if (x.node || x.requiresGrad) {
       gx = Tensor.empty(x.shape);
-      launchConvForward(g, gy, sw!, null, gx);
+      launchConvForward(g, gm, sw!, null, gx);
     }
-    return [gx, w.node || w.requiresGrad ? launchConvBackwardWeight(g, gy, sx!) : null, b ? biasGradient(gy) : null];
+    const gw = w.node || w.requiresGrad ? launchConvBackwardWeight(g, gm, sx!) : null;
+    if (own) gm.dispose();
+    return [gx, gw, db];
   });
 }
 

@@ -10,11 +10,13 @@
  *
  * t is the parameter's own step count (it advances only on steps where the parameter has a
  * gradient). The bias corrections are computed on the CPU in f64 each step and passed as uniforms;
- * the update itself is one fused kernel per parameter.
+ * the update itself is one fused kernel, several parameters per dispatch (adam-multi.ts).
  */
 import type { Tensor } from '../tensor.ts';
 import { Optimizer, checkHyper, type BaseGroupOptions, type ParamGroup, type ParamGroupSpec, type ParamState } from './optimizer.ts';
-import { adamStepKernel } from './kernels.ts';
+import { adamStepKernel, type AdamScalars } from './kernels.ts';
+import { adamStepMulti, type AdamSegment } from './adam-multi.ts';
+import { maxBindingElements } from '../kernels/binding.ts';
 
 export interface AdamOptions extends BaseGroupOptions {
   beta1: number;
@@ -48,6 +50,8 @@ function normaliseGroups(params: readonly Tensor[] | readonly (ParamGroupSpec<Ad
 
 class AdamBase extends Optimizer<AdamOptions> {
   protected readonly needsStepCount = true;
+  /** This step's updates of parameters within one binding, launched together by finishStep. */
+  private pending: AdamSegment[] = [];
 
   constructor(
     params: readonly Tensor[] | readonly (ParamGroupSpec<AdamOptions> & { betas?: [number, number] })[],
@@ -76,7 +80,7 @@ class AdamBase extends Optimizer<AdamOptions> {
     const m = this.zerosState(st, 'exp_avg', p);
     const v = this.zerosState(st, 'exp_avg_sq', p);
     const vmax = group.amsgrad ? this.zerosState(st, 'max_exp_avg_sq', p) : null;
-    adamStepKernel(p, grad, m, v, vmax, {
+    const s: AdamScalars = {
       l2: this.decoupled ? 0 : weightDecay,
       decay: this.decoupled ? 1 - lr * weightDecay : 1,
       beta1,
@@ -84,7 +88,17 @@ class AdamBase extends Optimizer<AdamOptions> {
       eps,
       stepSize: lr / (1 - beta1 ** t),
       bc2Sqrt: Math.sqrt(1 - beta2 ** t),
-    });
+    };
+    if (p.size > maxBindingElements()) adamStepKernel(p, grad, m, v, vmax, s);
+    else this.pending.push({ p, g: grad, m, v, vmax, s });
+  }
+
+  protected override finishStep(): void {
+    const segs = this.pending;
+    this.pending = [];
+    // AMSGrad segments bind one more buffer: launched apart from the others (groups may differ).
+    adamStepMulti(segs.filter((x) => x.vmax === null));
+    adamStepMulti(segs.filter((x) => x.vmax !== null));
   }
 }
 

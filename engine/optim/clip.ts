@@ -13,6 +13,10 @@
 import { Tensor } from '../tensor.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { gradNormFinish, scaleInPlaceByDevice, sumSquaresPartialCount, sumSquaresPartials } from './kernels.ts';
+import { scaleInPlaceByDeviceMulti, sumSquaresPartialsMulti } from './clip-multi.ts';
+import { maxBindingElements } from '../kernels/binding.ts';
+
+const large = (g: Tensor) => g.size > maxBindingElements();
 
 function gradsOf(params: readonly Tensor[]): Tensor[] {
   const out: Tensor[] = [];
@@ -27,7 +31,19 @@ function normAndScale(grads: readonly Tensor[], maxNorm: number | null): { norm:
   const scale = Tensor.empty([1], 'f32', 'clip scale');
   const partials = Tensor.empty([Math.max(1, count)], 'f32', 'grad norm partials');
   let at = 0;
-  for (const g of grads) at = sumSquaresPartials(g, partials, at);
+  // Runs of gradients within one binding go several per dispatch; a larger one keeps its windowed
+  // launch. Either way the partials come in gradient order, so the sum is the same.
+  let run: Tensor[] = [];
+  for (const g of grads) {
+    if (!large(g)) {
+      run.push(g);
+      continue;
+    }
+    at = sumSquaresPartialsMulti(run, partials, at);
+    run = [];
+    at = sumSquaresPartials(g, partials, at);
+  }
+  sumSquaresPartialsMulti(run, partials, at);
   gradNormFinish(partials, count, norm, scale, maxNorm);
   partials.dispose();
   return { norm, scale };
@@ -56,7 +72,8 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
   const grads = gradsOf(params);
   if (grads.length === 0) return fill([], 0);
   const { norm, scale } = normAndScale(grads, maxNorm);
-  for (const g of grads) scaleInPlaceByDevice(g, scale);
+  scaleInPlaceByDeviceMulti(grads.filter((g) => !large(g)), scale);
+  for (const g of grads) if (large(g)) scaleInPlaceByDevice(g, scale);
   scale.dispose();
   return norm;
 }

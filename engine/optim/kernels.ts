@@ -10,7 +10,8 @@ import type { Tensor } from '../tensor.ts';
 import { flatIndex, grid1d, type KernelDef, type UniformValues } from '../kernels/kernel.ts';
 import { maxBindingElements, pieces, windowOf } from '../kernels/binding.ts';
 
-const WG = 256;
+/** Workgroup size of every optimiser kernel (the multi-tensor launches use the same, so their sums match). */
+export const WG = 256;
 
 /**
  * Runs `def` over elements [0, total) of same-sized tensors, window by window. Binding k is
@@ -202,12 +203,12 @@ export function sgdStepKernel(p: Tensor, g: Tensor, buf: Tensor | null, first: b
 // Gradient norm and clipping
 
 /** Elements each invocation of the partial-sum kernel squares and adds, in a fixed order. */
-const PER_THREAD = 16;
+export const PER_THREAD = 16;
 /** Elements per workgroup (one partial each). */
 export const SUMSQ_CHUNK = WG * PER_THREAD;
 
 /** A fixed-order tree reduction of `sh` (WG entries) into sh[0]; every invocation must call it. */
-const TREE = `
+export const TREE = `
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
     if (lid.x < s) { sh[lid.x] = sh[lid.x] + sh[lid.x + s]; }

@@ -2,8 +2,9 @@
  * The optimiser base: parameter groups with per-group hyperparameters (PyTorch's `param_groups`),
  * per-parameter state held in GPU tensors, and checkpoint accessors.
  *
- * - `step()` records one fused in-place update kernel per parameter that has a gradient (window
- *   split for parameters larger than one binding) and returns at once: no readback, no wait. The
+ * - `step()` records fused in-place update kernels for the parameters that have a gradient (Adam
+ *   batches several parameters per dispatch; window split for parameters larger than one
+ *   binding) and returns at once: no readback, no wait. The
  *   hyperparameters and the bias corrections are computed on the CPU (the step count is known
  *   there) and travel as uniforms. Parameters whose `.grad` is null (or disposed) are skipped and
  *   their state is left as it is, as in PyTorch.
@@ -61,6 +62,8 @@ export abstract class Optimizer<O extends BaseGroupOptions> {
   protected abstract update(p: Tensor, grad: Tensor, st: ParamState, group: ParamGroup<O>): void;
   /** Throws on invalid hyperparameters (called for every group). */
   protected abstract validate(group: O): void;
+  /** Records what `update` deferred (an optimiser that batches parameters into shared launches). */
+  protected finishStep(): void {}
 
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<O>[], defaults: O) {
     const specs: ParamGroupSpec<O>[] =
@@ -90,16 +93,21 @@ export abstract class Optimizer<O extends BaseGroupOptions> {
   /** Records one update of every parameter that has a gradient. Synchronous; never reads back. */
   step(): void {
     if (this.disposedFlag) throw new Error('optimizer.step() after dispose()');
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
-        const g = p.grad;
-        if (!g || g.disposed) continue;
-        if (g.size !== p.size) throw new Error(`gradient [${g.shape}] does not match parameter ${p.name || ''} [${p.shape}]`);
-        let st = this.state.get(p);
-        if (!st) this.state.set(p, (st = { step: 0, tensors: new Map() }));
-        st.step++;
-        this.update(p, g, st, group);
+    try {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          const g = p.grad;
+          if (!g || g.disposed) continue;
+          if (g.size !== p.size) throw new Error(`gradient [${g.shape}] does not match parameter ${p.name || ''} [${p.shape}]`);
+          let st = this.state.get(p);
+          if (!st) this.state.set(p, (st = { step: 0, tensors: new Map() }));
+          st.step++;
+          this.update(p, g, st, group);
+        }
       }
+    } finally {
+      // also on a throw: the parameters before the bad one are updated, as with one launch each
+      this.finishStep();
     }
   }
 

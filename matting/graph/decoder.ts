@@ -8,7 +8,7 @@
  */
 import { Module } from '../../engine/nn/module.ts';
 import { Conv2d, ConvTranspose2d } from '../../engine/nn/layers.ts';
-import { relu, sigmoid } from '../../engine/ops/arith.ts';
+import { sigmoid } from '../../engine/ops/arith.ts';
 import { maxUnpool2d } from '../../engine/ops/pool.ts';
 import { concat } from '../../engine/ops/concat.ts';
 import type { Tensor } from '../../engine/tensor.ts';
@@ -43,7 +43,7 @@ export class DeconvDecoder extends Module {
 
   forward(enc: EncoderOutput): Tensor {
     let h = enc.features;
-    for (const l of this.layers) h = relu(l.forward(h));
+    for (const l of this.layers) h = l.forwardRelu(h);
     return sigmoid(this.alpha.forward(h));
   }
 }
@@ -74,11 +74,11 @@ export class UnpoolDecoder extends Module {
   }
 
   forward(enc: EncoderOutput): Tensor {
-    let h = relu(this.deconv6.forward(enc.features));
+    let h = this.deconv6.forwardRelu(enc.features);
     this.convs.forEach((conv, i) => {
       const pool = enc.pools[4 - i]!;
       h = maxUnpool2d(h, pool.indices, pool.size);
-      h = relu(conv.forward(h));
+      h = conv.forwardRelu(h);
     });
     return sigmoid(this.alpha.forward(h));
   }
@@ -112,14 +112,14 @@ export class UnetDecoder extends Module {
 
   forward(enc: EncoderOutput, input: Tensor): Tensor {
     if (enc.skips.length !== 5 || enc.pools.length !== 5) throw new Error("decoder 'unet' needs the five VGG blocks' pooling indices and activations");
-    let h = relu(this.deconv6.forward(enc.features));
+    let h = this.deconv6.forwardRelu(enc.features);
     this.ups.forEach((conv, i) => {
       const b = 5 - i;
       const pool = enc.pools[b - 1]!;
       h = maxUnpool2d(h, pool.indices, pool.size);
       const parts = [h, enc.skips[b - 1]!];
       if (b === 1) parts.push(input);
-      h = relu(conv.forward(concat(parts, 1)));
+      h = conv.forwardRelu(concat(parts, 1));
     });
     return sigmoid(this.alpha.forward(h));
   }

@@ -6,7 +6,7 @@
  */
 import { Module } from '../../engine/nn/module.ts';
 import { Conv2d } from '../../engine/nn/layers.ts';
-import { add, affine, clamp, relu, sigmoid } from '../../engine/ops/arith.ts';
+import { add, affine, clamp, sigmoid } from '../../engine/ops/arith.ts';
 import { concat } from '../../engine/ops/concat.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Generator } from '../../engine/random.ts';
@@ -30,7 +30,7 @@ export class Refinement extends Module {
 
   forward(image: Tensor, rawAlpha: Tensor): Tensor {
     let h = concat([image, this.normalised ? affine(rawAlpha, 2, -1) : affine(rawAlpha, 255)], 1);
-    for (const conv of this.convs) h = relu(conv.forward(h));
+    for (const conv of this.convs) h = conv.forwardRelu(h);
     const r = this.alpha.forward(h);
     return this.kind === 'sigmoid' ? sigmoid(r) : clamp(add(rawAlpha, r), 0, 1);
   }

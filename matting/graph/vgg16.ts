@@ -5,7 +5,6 @@
  */
 import { Module } from '../../engine/nn/module.ts';
 import { Conv2d } from '../../engine/nn/layers.ts';
-import { relu } from '../../engine/ops/arith.ts';
 import { maxPool2d } from '../../engine/ops/pool.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Generator } from '../../engine/random.ts';
@@ -48,13 +47,13 @@ export class Vgg16Branch extends Module {
     const pools: EncoderOutput['pools'] = [];
     const skips: Tensor[] = [];
     for (const block of this.convs) {
-      for (const conv of block) h = relu(conv.forward(h));
+      for (const conv of block) h = conv.forwardRelu(h);
       skips.push(h);
       const size: [number, number] = [h.shape[2]!, h.shape[3]!];
       const p = maxPool2d(h, { kernelSize: 2, stride: 2, returnIndices: withIndices });
       if (withIndices) pools.push({ indices: p.indices!, size });
       h = p.y;
     }
-    return { features: relu(this.fc6.forward(h)), pools, skips };
+    return { features: this.fc6.forwardRelu(h), pools, skips };
   }
 }

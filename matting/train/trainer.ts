@@ -340,7 +340,7 @@ export class Trainer {
         });
         if (o.clipNorm) clipGradNorm(optimizer.params, o.clipNorm);
         optimizer.step();
-        if (guard) for (const p of optimizer.params) if (p.grad) guard.counter.add(p);
+        if (guard) guard.counter.addAll(optimizer.params.filter((p) => p.grad));
         optimizer.zeroGrad();
       });
     });

@@ -3,6 +3,7 @@ import { useEngine } from '../helpers/gpu.ts';
 import { Generator, Tensor, tensor, tidy } from '../../engine/index.ts';
 import { clipGradNorm, gradNorm } from '../../engine/optim/index.ts';
 import { clipRef, maxRelErr } from './reference.ts';
+import { gradNormFinish, scaleInPlaceByDevice, sumSquaresPartialCount, sumSquaresPartials } from '../../engine/optim/kernels.ts';
 
 const eng = useEngine();
 
@@ -83,6 +84,30 @@ describe('clipGradNorm equals torch.nn.utils.clip_grad_norm_', () => {
     const values = await Promise.all(norms.map((n) => n.data()));
     expect(new Set(values.map((v) => v[0])).size).toBe(1);
     disposeAll([...norms, ...params]);
+  });
+
+  it('several gradients per dispatch: the norm and the clipped gradients are bit-identical to one launch per gradient', async () => {
+    const e = eng.get();
+    // more gradients than one launch binds, sizes around the chunk and workgroup boundaries, one empty
+    const sizes = [...SIZES, 0, 3, 5000, 12289, 1, 256, 8193, 100, 4096, 77, 9, 2, 40000];
+    const { params, grads } = paramsWithGrads(21, sizes, 0.7);
+    const refs = grads.map((g) => tensor(g));
+    // one launch per gradient, the kernels clipGradNorm used before it batched them
+    const count = refs.reduce((n, g) => n + sumSquaresPartialCount(g.size), 0);
+    const partials = tensor(new Float32Array(count));
+    let at = 0;
+    for (const g of refs) at = sumSquaresPartials(g, partials, at);
+    const refNorm = tensor(new Float32Array(1));
+    const scale = tensor(new Float32Array(1));
+    gradNormFinish(partials, count, refNorm, scale, 3);
+    for (const g of refs) scaleInPlaceByDevice(g, scale);
+    const before = e.counters.dispatches;
+    const norm = clipGradNorm(params, 3);
+    expect(e.counters.dispatches - before).toBeLessThan(sizes.length);
+    expect((await norm.data())[0]).toBe((await refNorm.data())[0]);
+    expect((await norm.data())[0]).toBeGreaterThan(3); // it did clip
+    for (let k = 0; k < sizes.length; k++) expect(Array.from(await params[k]!.grad!.data()), `gradient ${k}`).toEqual(Array.from(await refs[k]!.data()));
+    disposeAll([norm, refNorm, scale, partials, ...refs, ...params]);
   });
 
   it('rejects an invalid maxNorm', () => {

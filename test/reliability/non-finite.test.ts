@@ -43,6 +43,21 @@ describe('non-finite guards', () => {
     expect(await countNonFinite([tensor(v, [1000]), tensor(new Float32Array([1, -0, 3.4e38]), [3])])).toBe(3);
   });
 
+  it('counts across more tensors than one launch binds, each bad value once', async () => {
+    // 20 tensors of odd sizes; tensor k holds k % 3 bad values at its ends and middle
+    let want = 0;
+    const ts = Array.from({ length: 20 }, (_, k) => {
+      const v = new Float32Array(1 + k * 37).map((_, i) => Math.cos(i + k));
+      const bad = [NaN, Infinity, -Infinity].slice(0, k % 3);
+      const at = [v.length - 1, 0, v.length >> 1];
+      bad.forEach((b, j) => (v[at[j]!] = b));
+      want += v.filter((x) => !Number.isFinite(x)).length;
+      return tensor(v);
+    });
+    expect(await countNonFinite(ts)).toBe(want);
+    expect(want).toBeGreaterThan(10);
+  });
+
   it('--lr 1e39 (stop mode) ends with a clear error and no checkpoint with NaN/Inf on disk', async () => {
     const dir = tmp('nan');
     const t = new Trainer(trainOptions(dir, { lr: 1e39, steps: 5, logEvery: 1, checkpointEvery: 1 }), () => {});

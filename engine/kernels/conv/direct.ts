@@ -65,6 +65,9 @@ const DIRECT_UNIFORMS = [
   ['xOff', 'u32'], ['wOff', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'],
 ] as const;
 
+/** The forward kernels' extra uniform: relu != 0 applies a fused ReLU after the bias. */
+const FORWARD_UNIFORMS = [...DIRECT_UNIFORMS, ['relu', 'u32']] as const;
+
 /** Distinct column offsets p*SW + kx*DW of a tile, in increasing order. */
 function columnOffsets(P: number, KW: number, SW: number, DW: number): number[] {
   const set = new Set<number>();
@@ -102,7 +105,14 @@ function rowLoads(g: DirectGeometry, cols: number[]): string {
 ${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}`;
 }
 
-/** Shared epilogue: bias and the guarded writes; acc(p, q) names the accumulator of pixel p, channel q. */
+/** The fused activation of the forward kernels (uniform branch: one pipeline with and without). */
+const ACT = `
+fn act(v: f32) -> f32 {
+  if (u.relu != 0u) { return max(v, 0.0); }
+  return v;
+}`;
+
+/** Shared epilogue: bias, fused ReLU and the guarded writes; acc(p, q) names the accumulator of pixel p, channel q. */
 function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number, q: number) => string): string {
   const { OH, OW } = g;
   return `  if (gid.x >= tiles) { return; }
@@ -112,7 +122,7 @@ ${range(TN)
     (q) => `  if (o0 + ${q}u < u.oCount) {
     var b${q} = 0.0;
     if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
-${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = ${acc(p, q)} + b${q}; }`).join('\n')}
+${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = act(${acc(p, q)} + b${q}); }`).join('\n')}
   }`,
   )
   .join('\n')}`;
@@ -139,14 +149,14 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
   }
   return {
     name: `convDirect_${P}x${TN}`,
-    uniforms: DIRECT_UNIFORMS,
+    uniforms: FORWARD_UNIFORMS,
     storage: [
       ['x', 'read', 'array<f32>'],
       ['w', 'read', 'array<f32>'],
       ['bias', 'read', 'array<f32>'],
       ['y', 'write', 'array<f32>'],
     ],
-    body: `
+    body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y: uniform).
 @compute @workgroup_size(${wgSize})
@@ -309,14 +319,14 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
   }
   return {
     name: `convDirectPacked_${P}x${TN}`,
-    uniforms: DIRECT_UNIFORMS,
+    uniforms: FORWARD_UNIFORMS,
     storage: [
       ['x', 'read', 'array<f32>'],
       ['w', 'read', 'array<vec4<f32>>'],
       ['bias', 'read', 'array<f32>'],
       ['y', 'write', 'array<f32>'],
     ],
-    body: `
+    body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
 @compute @workgroup_size(${wgSize})

@@ -1,4 +1,4 @@
-/** Classical matting on the GPU: foreground estimation (and, next, closed-form alpha). */
+/** Classical matting on the GPU: closed-form alpha (Levin et al.) and foreground estimation (Germer et al.). */
 export {
   estimateForeground,
   estimateForegroundTensor,
@@ -11,5 +11,7 @@ export { closedFormMatte, isKnown, type ClosedFormOptions, type ClosedFormResult
 export { setupLaplacian, LaplacianOperator, type LaplacianSetup } from './laplacian.ts';
 export { JacobiPreconditioner, pcgSolve, type PcgOptions, type PcgPreconditioner, type PcgResult } from './cg.ts';
 export { MultigridPreconditioner, type MultigridOptions } from './multigrid.ts';
+export { AggregationPreconditioner } from './amg.ts';
+export { aggregationHierarchy, type AggregationLevel, type AggregationOptions } from './aggregation.ts';
 export { coarsen, fineStencil, stencilHierarchy, type StencilLevel } from './stencil.ts';
 export { closedFormPlanar, cutoutRgba } from './planar.ts';

@@ -3,52 +3,18 @@
  * against the autotuned variants, interleaved in one process (ratios hold on a loaded machine).
  *   npx tsx bench/step-variants.ts [--size 64] [--width 0.0625] [--batch 4] [--reps 7]
  */
-import '../node/register-dawn.ts';
-import { initEngine, shutdownEngine } from '../engine/engine.ts';
+import { parseArgs } from '../cli/args.ts';
+import { shutdownEngine } from '../engine/engine.ts';
 import { gpuWait } from '../engine/gpu-wait.ts';
-import { tensor } from '../engine/creation.ts';
-import { keep, tidy } from '../engine/scope.ts';
-import { backward } from '../engine/autograd/backward.ts';
-import { noGrad } from '../engine/autograd/graph.ts';
-import { Adam } from '../engine/optim/adam.ts';
 import { forceConvVariant, tunePendingConvs, type ConvPass } from '../engine/autotune.ts';
-import { MattingModel } from '../matting/graph/model.ts';
-import { mattingLosses } from '../matting/losses.ts';
-import { syntheticSample } from '../matting/data/synthetic.ts';
-import { stackSamples } from '../matting/data/augment.ts';
 import { summarise, timeInterleaved, type Runner } from './harness.ts';
+import { THIS_ROOT, tinyStep, tinyStepArgs } from './tiny-step.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const size = Number(arg('size', '64'));
-const width = Number(arg('width', String(1 / 16)));
-const batch = Number(arg('batch', '4'));
-const reps = Number(arg('reps', '7'));
-
-const e = await initEngine();
-const config = { encoder: 'vgg16-dual', decoder: 'deconv', refine: 'sigmoid', inputSize: size, width } as const;
-const model = new MattingModel(config);
-const opt = new Adam(model.trainableParameters(), { lr: 1e-5 });
-const b = stackSamples(Array.from({ length: batch }, (_, i) => syntheticSample(i + 1, size)));
-const S = size;
-const inputs = {
-  image: keep(tensor(b.image, [batch, 3, S, S])),
-  trimap: keep(tensor(b.trimap, [batch, 1, S, S])),
-  alpha: keep(tensor(b.alpha, [batch, 1, S, S])),
-  fg: keep(tensor(b.fg, [batch, 3, S, S])),
-  bg: keep(tensor(b.bg, [batch, 3, S, S])),
-};
+const o = parseArgs(process.argv.slice(2), tinyStepArgs(7), 'bench/step-variants');
+const { size, width, batch } = o as { size: number; width: number; batch: number };
+const reps = o.reps as number;
+const { engine: e, step } = await tinyStep(THIS_ROOT, { size, width, batch });
 const PASSES: ConvPass[] = ['forward', 'backward-data', 'backward-weights'];
-const step = () =>
-  tidy(() => {
-    backward(mattingLosses(model.forward(inputs.image, inputs.trimap), inputs, model.config.lossWeights).total);
-    noGrad(() => {
-      opt.step();
-      opt.zeroGrad();
-    });
-  });
 const runner = (force: string | undefined): Runner => ({
   run: () => {
     for (const p of PASSES) forceConvVariant(p, force);

@@ -33,18 +33,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = ${flatIndex(WG)};
 ${head}`;
 
-/** Coarse b = P^T (fine residual) from the stencil level (padded plane), coarse x = 0. */
-const saRestrictFine: KernelDef = {
-  name: 'saRestrictFine',
-  uniforms: [['n', 'u32']],
-  storage: [['ptr', 'read', 'array<u32>'], ['idx', 'read', 'array<u32>'], ['w', 'read', 'array<vec4<f32>>'], ['res', 'read', 'array<f32>'], ['b', 'write', 'array<vec4<f32>>'], ['x', 'write', 'array<vec4<f32>>']],
-  body: entry(`  if (t >= u.n) { return; }
+/**
+ * Coarse b = P^T (fine residual), coarse x = 0, one invocation per coarse node over its list of
+ * (fine row, weights): from the stencil level (weights vec4 over the coarse slots, residual a
+ * padded plane of f32) or between block levels (4x4 blocks, residual vec4 per node).
+ */
+function restrictKernel(name: string, weight: string, res: string): KernelDef {
+  return {
+    name,
+    uniforms: [['n', 'u32']],
+    storage: [['ptr', 'read', 'array<u32>'], ['idx', 'read', 'array<u32>'], ['w', 'read', `array<${weight}>`], ['res', 'read', `array<${res}>`], ['b', 'write', 'array<vec4<f32>>'], ['x', 'write', 'array<vec4<f32>>']],
+    body: entry(`  if (t >= u.n) { return; }
   var s = vec4<f32>(0.0);
   for (var e = ptr[t]; e < ptr[t + 1u]; e++) { s += w[e] * res[idx[e]]; }
   b[t] = s;
   x[t] = vec4<f32>(0.0);
 }`),
-};
+  };
+}
+const saRestrictFine = restrictKernel('saRestrictFine', 'vec4<f32>', 'f32');
+const saRestrict = restrictKernel('saRestrict', 'mat4x4<f32>', 'vec4<f32>');
 
 /** Stencil level x += scale P (coarse x), per fine unknown (pix: its padded index). */
 const saProlongFine: KernelDef = {
@@ -55,19 +63,6 @@ const saProlongFine: KernelDef = {
   var s = 0.0;
   for (var e = ptr[t]; e < ptr[t + 1u]; e++) { s += dot(w[e], xc[node[e]]); }
   x[pix[t]] += u.scale * s;
-}`),
-};
-
-/** Coarse b = P^T (fine residual) between block levels, coarse x = 0. */
-const saRestrict: KernelDef = {
-  name: 'saRestrict',
-  uniforms: [['n', 'u32']],
-  storage: [['ptr', 'read', 'array<u32>'], ['idx', 'read', 'array<u32>'], ['blk', 'read', 'array<mat4x4<f32>>'], ['res', 'read', 'array<vec4<f32>>'], ['b', 'write', 'array<vec4<f32>>'], ['x', 'write', 'array<vec4<f32>>']],
-  body: entry(`  if (t >= u.n) { return; }
-  var s = vec4<f32>(0.0);
-  for (var e = ptr[t]; e < ptr[t + 1u]; e++) { s += blk[e] * res[idx[e]]; }
-  b[t] = s;
-  x[t] = vec4<f32>(0.0);
 }`),
 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../reference/array.ts';
-import { closedFormReference } from '../reference/closed-form.ts';
+import { closedFormReference, raggedBandCase } from '../reference/closed-form.ts';
 import { engine, Tensor, tensor } from '../../engine/index.ts';
 import { closedFormMatte, isKnown, setupLaplacian } from '../../matting/classical/index.ts';
 import { fineStencil } from '../../matting/classical/stencil.ts';
@@ -12,18 +12,8 @@ import { PCG_PER } from '../../matting/classical/cg.ts';
 
 useEngine();
 
-/** Textured colours (random), a ragged unknown band between known background and foreground. */
-function randomCase(W: number, H: number, seed: number) {
-  const rng = mulberry32(seed);
-  const n = W * H;
-  const image = Float32Array.from({ length: 3 * n }, () => rng());
-  const trimap = new Float32Array(n);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const u = x / (W - 1) + 0.3 * (rng() - 0.5);
-    trimap[y * W + x] = u < 0.2 ? 0 : u > 0.8 ? 1 : 0.5;
-  }
-  return { image, trimap };
-}
+/** Random colours; known background left, known foreground right, a ragged unknown band between. */
+const randomCase = (W: number, H: number, seed: number) => raggedBandCase(W, H, seed, 0.2, 0.8);
 
 function hierarchy(W: number, H: number, seed: number, coarsestUnknowns: number) {
   const c = randomCase(W, H, seed);

@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../reference/array.ts';
-import { applyReference, closedFormReference, laplacianReference } from '../reference/closed-form.ts';
+import { applyReference, closedFormReference, laplacianReference, raggedBandCase } from '../reference/closed-form.ts';
 import { engine, Tensor } from '../../engine/index.ts';
 import { closedFormMatte, isKnown, LaplacianOperator, setupLaplacian } from '../../matting/classical/index.ts';
 
 useEngine();
 
-/** A random image and a trimap with a known background left, known foreground right, unknown middle and speckles. */
-function randomCase(W: number, H: number, seed: number, contrast = 1) {
-  const rng = mulberry32(seed);
-  const n = W * H;
-  const image = Float32Array.from({ length: 3 * n }, () => 0.5 + contrast * (rng() - 0.5));
-  const trimap = new Float32Array(n);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const u = x / (W - 1) + 0.3 * (rng() - 0.5);
-    trimap[y * W + x] = u < 0.3 ? 0 : u > 0.7 ? 1 : 0.5;
-  }
-  return { image, trimap };
-}
+/** Random colours; known background left, known foreground right, a ragged unknown band between. */
+const randomCase = (W: number, H: number, seed: number, contrast = 1) => raggedBandCase(W, H, seed, 0.3, 0.7, contrast);
 
 /** Two flat colours mixed by a smooth alpha ramp: alpha is affine in the colour everywhere. */
 function twoColours(W: number, H: number) {

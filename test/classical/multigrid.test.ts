@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../reference/array.ts';
-import { closedFormReference, laplacianReference } from '../reference/closed-form.ts';
+import { closedFormReference, laplacianReference, raggedBandCase } from '../reference/closed-form.ts';
 import { engine, Tensor } from '../../engine/index.ts';
 import { closedFormMatte, isKnown, LaplacianOperator, setupLaplacian } from '../../matting/classical/index.ts';
 import { coarsen, fineStencil, stencilHierarchy, STENCIL, type StencilLevel } from '../../matting/classical/stencil.ts';
@@ -11,17 +11,7 @@ import { PCG_PER } from '../../matting/classical/cg.ts';
 useEngine();
 
 /** Random colours; known background left, known foreground right, a ragged unknown band between. */
-function randomCase(W: number, H: number, seed: number) {
-  const rng = mulberry32(seed);
-  const n = W * H;
-  const image = Float32Array.from({ length: 3 * n }, () => rng());
-  const trimap = new Float32Array(n);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const u = x / (W - 1) + 0.3 * (rng() - 0.5);
-    trimap[y * W + x] = u < 0.25 ? 0 : u > 0.75 ? 1 : 0.5;
-  }
-  return { image, trimap };
-}
+const randomCase = (W: number, H: number, seed: number) => raggedBandCase(W, H, seed, 0.25, 0.75);
 
 /** Two colour regions split at x = W/2 (each with faint noise), all unknown but a known column at each side. */
 function edgeCase(W: number, H: number) {

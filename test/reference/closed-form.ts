@@ -4,6 +4,25 @@
 // partial pivoting: small test images only). Independent of matting/classical (no Cholesky, no
 // matrix-free passes).
 
+import { mulberry32 } from './array.ts';
+
+/**
+ * Test data: a random image (planar [3, H, W], colours 0.5 +- contrast / 2) and a trimap with known
+ * background left, known foreground right and a ragged unknown band between (x / (W - 1) jittered
+ * by +-0.15; below `lo` background, above `hi` foreground).
+ */
+export function raggedBandCase(W: number, H: number, seed: number, lo: number, hi: number, contrast = 1) {
+  const rng = mulberry32(seed);
+  const n = W * H;
+  const image = Float32Array.from({ length: 3 * n }, () => (contrast === 1 ? rng() : 0.5 + contrast * (rng() - 0.5)));
+  const trimap = new Float32Array(n);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const u = x / (W - 1) + 0.3 * (rng() - 0.5);
+    trimap[y * W + x] = u < lo ? 0 : u > hi ? 1 : 0.5;
+  }
+  return { image, trimap };
+}
+
 /** Sparse symmetric L as row maps: L[i].get(j). image planar [3, H, W]; known[i] = 1 for trimap 0/1. */
 export function laplacianReference(image: ArrayLike<number>, known: ArrayLike<number>, W: number, H: number, eps = 1e-7): Map<number, number>[] {
   const N = W * H;

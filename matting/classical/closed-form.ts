@@ -6,7 +6,7 @@
  * Laplacian applied window by window), over the pixels that some active window touches; the rest
  * are known and keep their trimap value. The default preconditioner is a smoothed-aggregation
  * V-cycle (aggregation.ts, amg.ts) whose coarse unknowns are the coefficients of {1, R, G, B} per
- * aggregate: 16-56 iterations to 1e-7 on the alphamatting images, where the geometric multigrid on
+ * aggregate: 10-36 iterations to 1e-7 on the alphamatting images, where the geometric multigrid on
  * Galerkin coarsenings of the 25-point stencil (stencil.ts, multigrid.ts; 'multigrid') needed
  * 68-192 and Jacobi CG ('jacobi', with its coarse-to-fine cascade of half-size problems) 330-1900.
  * The output is clipped to [0, 1] and known pixels are written with their trimap value.
@@ -22,8 +22,8 @@ import { fineStencil, STENCIL, stencilHierarchy } from './stencil.ts';
 import type { RgbArray } from './foreground.ts';
 
 /**
- * PcgOptions here default to tol 1e-7 (relative residual), 2000 iterations, a check every 4
- * iterations with multigrid (every 10 with Jacobi).
+ * PcgOptions here default to tol 1e-7 (relative residual), 2000 iterations, a check every 2
+ * iterations with multigrid or aggregation (every 10 with Jacobi).
  */
 export interface ClosedFormOptions extends PcgOptions, MultigridOptions, AggregationOptions {
   /**
@@ -77,6 +77,11 @@ export interface ClosedFormResult {
   coarse: LevelReport[];
   /** Levels of the multigrid hierarchy, fine first (unknowns per level; empty with Jacobi). */
   multigridLevels: number[];
+  /**
+   * Wall seconds of this level's CPU setup (Laplacian, stencil, hierarchy, uploads) and of its CG
+   * solve on the GPU (the coarse levels of the cascade not included).
+   */
+  seconds: { setup: number; solve: number };
 }
 
 /** Values of a trimap in [0, 1] that are known: exactly 0 (background) or 1 (foreground). */
@@ -156,6 +161,7 @@ function upsample(a: Float32Array, w: number, h: number, W: number, H: number): 
 /** One level: set up the Laplacian, solve on the GPU from `initial` (default the trimap, 0.5 unknown). */
 async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number, H: number, initial: Float32Array | undefined, o: ClosedFormOptions): Promise<Omit<ClosedFormResult, 'coarse'>> {
   const jacobi = o.preconditioner === 'jacobi';
+  const t0 = performance.now();
   const N = W * H;
   const lambda = o.lambda ?? 100;
   const known = new Uint8Array(N);
@@ -177,7 +183,7 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
 
   const alpha = new Float32Array(N);
   for (let i = 0; i < N; i++) alpha[i] = known[i] ? trimap[i]! : 0.5;
-  if (m === 0) return { alpha, iterations: 0, relResidual: 0, history: [], unknowns: 0, windows: 0, multigridLevels: [] };
+  if (m === 0) return { alpha, iterations: 0, relResidual: 0, history: [], unknowns: 0, windows: 0, multigridLevels: [], seconds: { setup: (performance.now() - t0) / 1000, solve: 0 } };
 
   // Solved for the correction d = alpha - x0 (x0: the trimap, the initial guess on the unknowns):
   // A d = lambda D b - A x0, with the right-hand side formed here in float64. In f32 the known
@@ -211,14 +217,16 @@ async function solveLevel(planar: Float32Array, trimap: Float32Array, W: number,
     if (hierarchy.length > 1) pre = mg = new AggregationPreconditioner(hierarchy, fine, op.pixels.buffer);
     else pre = new JacobiPreconditioner(op.pixels.buffer, m, bufs.dinv.buffer);
   }
+  const t1 = performance.now();
   try {
     // Relative to ||lambda D b||, the original system's right-hand side.
     const res = await pcgSolve(op, pre, { N, m, pixels: op.pixels.buffer, rhs: bufs.rhs.buffer, rhsNorm: Math.sqrt(rhsNorm2) }, bufs.x.buffer, {
-      tol: o.tol ?? 1e-7, maxIterations: o.maxIterations ?? 2000, checkEvery: o.checkEvery ?? (jacobi ? 10 : 4),
+      tol: o.tol ?? 1e-7, maxIterations: o.maxIterations ?? 2000, checkEvery: o.checkEvery ?? (jacobi ? 10 : 2),
     });
     const x = new Float32Array(await e.read(bufs.x.buffer, 0, N * 4));
     for (const i of lap.pixels) if (!known[i]) alpha[i] = Math.min(1, Math.max(0, x0[i]! + x[i]!));
-    return { alpha, iterations: res.iterations, relResidual: res.relResidual, history: res.history, unknowns: m, windows: lap.nWin, multigridLevels };
+    const seconds = { setup: (t1 - t0) / 1000, solve: (performance.now() - t1) / 1000 };
+    return { alpha, iterations: res.iterations, relResidual: res.relResidual, history: res.history, unknowns: m, windows: lap.nWin, multigridLevels, seconds };
   } finally {
     for (const b of Object.values(bufs)) b.dispose();
     op.dispose();

@@ -252,10 +252,12 @@ export function uploadLevel(l: StencilLevel): GpuLevel {
   const { W, H, pixels, coef } = l;
   const m = pixels.length, Wp = W + 4, Np = Wp * (H + 4);
   const colour = (p: number) => (((p / W) | 0) % 3) * 3 + ((p % W) % 3);
-  const order = Array.from(pixels.keys()).sort((a, b) => colour(pixels[a]!) - colour(pixels[b]!) || a - b);
+  // Counting sort by colour (stable: ascending pixels within a colour).
   const starts = new Array<number>(10).fill(0);
   for (const p of pixels) starts[colour(p) + 1]!++;
   for (let c = 0; c < 9; c++) starts[c + 1]! += starts[c]!;
+  const order = new Int32Array(m), fill = starts.slice(0, 9);
+  for (let a = 0; a < m; a++) order[fill[colour(pixels[a]!)]!++] = a;
   const pts = new Uint32Array(m), planes = new Float32Array(STENCIL * m);
   order.forEach((a, q) => {
     const p = pixels[a]!, y = (p / W) | 0;

@@ -263,20 +263,20 @@ export function transpose(A: Bsr): Bsr {
 /** y = A x (x, y flat over slots). */
 export function multiplyVector(A: Bsr, x: Float64Array, y: Float64Array): void {
   const ra = A.rowSlots, ca = A.colSlots, size = ra * ca;
+  const ptr = A.ptr, col = A.col, v = A.val, rows = A.rows;
   if (size === 1) {
-    for (let r = 0; r < A.rows; r++) {
+    for (let r = 0; r < rows; r++) {
       let s = 0;
-      for (let p = A.ptr[r]!; p < A.ptr[r + 1]!; p++) s += A.val[p]! * x[A.col[p]!]!;
+      for (let p = ptr[r]!, pe = ptr[r + 1]!; p < pe; p++) s += v[p]! * x[col[p]!]!;
       y[r] = s;
     }
     return;
   }
   if (ra === 4 && ca === 4) {
-    const v = A.val;
-    for (let r = 0; r < A.rows; r++) {
+    for (let r = 0; r < rows; r++) {
       let y0 = 0, y1 = 0, y2 = 0, y3 = 0;
-      for (let p = A.ptr[r]!; p < A.ptr[r + 1]!; p++) {
-        const c = 4 * A.col[p]!, o = 16 * p;
+      for (let p = ptr[r]!, pe = ptr[r + 1]!; p < pe; p++) {
+        const c = 4 * col[p]!, o = 16 * p;
         const x0 = x[c]!, x1 = x[c + 1]!, x2 = x[c + 2]!, x3 = x[c + 3]!;
         y0 += v[o]! * x0 + v[o + 1]! * x1 + v[o + 2]! * x2 + v[o + 3]! * x3;
         y1 += v[o + 4]! * x0 + v[o + 5]! * x1 + v[o + 6]! * x2 + v[o + 7]! * x3;
@@ -287,12 +287,12 @@ export function multiplyVector(A: Bsr, x: Float64Array, y: Float64Array): void {
     }
     return;
   }
-  for (let r = 0; r < A.rows; r++) {
+  for (let r = 0; r < rows; r++) {
     for (let i = 0; i < ra; i++) {
       let s = 0;
-      for (let p = A.ptr[r]!; p < A.ptr[r + 1]!; p++) {
-        const c = A.col[p]!;
-        for (let j = 0; j < ca; j++) s += A.val[p * size + i * ca + j]! * x[c * ca + j]!;
+      for (let p = ptr[r]!; p < ptr[r + 1]!; p++) {
+        const c = col[p]!;
+        for (let j = 0; j < ca; j++) s += v[p * size + i * ca + j]! * x[c * ca + j]!;
       }
       y[r * ra + i] = s;
     }

@@ -44,13 +44,18 @@ export function fineStencil(setup: LaplacianSetup, shift: ArrayLike<number>): St
     const c = winCenter[k]!;
     for (let q = 0; q < 27; q++) e[q] = winGeom[q * nWin + k]!;
     for (let t = 0; t < 9; t++) at[t] = index[c + (((t / 3) | 0) - 1) * W + (t % 3) - 1]!;
+    // The window's 9x9 block is symmetric: each pair (t, s > t) is computed once, added to both rows.
     for (let t = 0; t < 9; t++) {
       const row = at[t]! * STENCIL;
       const ty = (t / 3) | 0, tx = t % 3;
-      for (let s = 0; s < 9; s++) {
+      const et0 = e[3 * t]!, et1 = e[3 * t + 1]!, et2 = e[3 * t + 2]!;
+      coef[row + CENTRE]! += 1 - (1 + et0 * et0 + et1 * et1 + et2 * et2) / 9;
+      for (let s = t + 1; s < 9; s++) {
         const sy = (s / 3) | 0, sx = s % 3;
-        const dot = e[3 * t]! * e[3 * s]! + e[3 * t + 1]! * e[3 * s + 1]! + e[3 * t + 2]! * e[3 * s + 2]!;
-        coef[row + (sy - ty + 2) * 5 + (sx - tx + 2)]! += (t === s ? 1 : 0) - (1 + dot) / 9;
+        const v = -(1 + et0 * e[3 * s]! + et1 * e[3 * s + 1]! + et2 * e[3 * s + 2]!) / 9;
+        const off = (sy - ty) * 5 + (sx - tx);
+        coef[row + CENTRE + off]! += v;
+        coef[at[s]! * STENCIL + CENTRE - off]! += v;
       }
     }
   }

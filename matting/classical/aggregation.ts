@@ -5,12 +5,14 @@
  * Why aggregation: with epsilon = 1e-7 every alpha that is affine in colour inside a window costs
  * almost nothing, so the system's slowest error modes are "alpha = a(x) . I(x) + b(x)" with
  * slowly varying a, b: smooth in (a, b), but as rough in space as the image. Geometric coarsening
- * (multigrid.ts) cannot represent them; here every aggregate of 3x3 nodes spans them exactly, its
- * coarse unknowns being the coefficients of the local basis {1, R, G, B} (orthonormalised per
- * aggregate; a colour direction that the aggregate's colours barely span is dropped). Smoothing
+ * (multigrid.ts) cannot represent them; here every aggregate (5x5 pixels of the fine level, 3x3
+ * nodes above) spans them exactly, its coarse unknowns being the coefficients of the local basis
+ * {1, R, G, B} (orthonormalised per aggregate; a colour direction that the aggregate's colours
+ * barely span is dropped). Smoothing
  * the tentative prolongation once with damped Jacobi gives the coarse basis functions low energy,
  * which is what makes the V-cycle converge: measured on GT13 (170k unknowns, f64 CG to 1e-7), 77
- * iterations against 203 with the unsmoothed one and 192 for the geometric multigrid.
+ * iterations against 203 with the unsmoothed one and 192 for the geometric multigrid (3x3
+ * aggregates then).
  *
  * Coarse levels are block matrices over nodes of 4 slots (slot j = basis vector j; a dropped
  * slot's row and column are zero but for a unit diagonal, so it stays zero in a V-cycle). A
@@ -22,7 +24,7 @@ import { STENCIL, type StencilLevel } from './stencil.ts';
 
 /** Unknowns per coarse node: the near-null basis 1, R, G, B. */
 export const SLOTS = 4;
-/** Aggregates are AGG x AGG nodes of the level below. */
+/** Aggregates of the coarse levels are AGG x AGG nodes of the level below. */
 const AGG = 3;
 
 export interface AggregationOptions {
@@ -33,6 +35,15 @@ export interface AggregationOptions {
    * GT08 36 / 28 / 26 (0.001 gave the same as 0.002).
    */
   dropTolerance?: number;
+  /**
+   * Side of the fine level's aggregates (pixels; default 5, coarser levels 3). Larger ones give a
+   * cheaper first coarse level and setup for a few more CG iterations: GT13 with 3 / 4 / 5, 36 / 42
+   * / 46 iterations, setup 3.7 / 2.4 / 1.7-2.6 s, 188 / 141 / 127 ms per iteration (2-core llvmpipe);
+   * the 18 images together 262 / 318 / 380 iterations, setup 35 / 25 / 23 s. At least 3: then
+   * coarse nodes couple only within 2 of each other (a basis function spans its aggregate and 2
+   * pixels more on each side, A reaches 2 further), which the 9-colour block Gauss-Seidel needs.
+   */
+  fineAggregate?: number;
   /** Coarsen until a level has at most this many unknowns (slots; default 600). */
   coarsestUnknowns?: number;
   /** Levels at most (default 8). */
@@ -82,7 +93,7 @@ export function aggregationHierarchy(fine: StencilLevel, image: ArrayLike<number
   let B: Float64Array = B0;
   const coarsest = o.coarsestUnknowns ?? 600, maxLevels = o.maxLevels ?? 8, drop = o.dropTolerance ?? 0.002;
   for (let f = levels[0]!; f.A.rows * f.slots > coarsest && levels.length < maxLevels && (f.W > 1 || f.H > 1); ) {
-    const next = coarsen(f, B, drop);
+    const next = coarsen(f, B, drop, f.slots === 1 ? o.fineAggregate ?? 5 : AGG);
     f.P = next.P;
     B = next.B;
     f = next.level;
@@ -92,16 +103,17 @@ export function aggregationHierarchy(fine: StencilLevel, image: ArrayLike<number
 }
 
 /** One coarsening: aggregates, tentative and smoothed prolongation, Galerkin operator. */
-function coarsen(f: AggregationLevel, B: Float64Array, drop: number): { level: AggregationLevel; P: Bsr; B: Float64Array } {
+function coarsen(f: AggregationLevel, B: Float64Array, drop: number, side: number): { level: AggregationLevel; P: Bsr; B: Float64Array } {
   const { W, cells, slots, A } = f;
-  const Wc = Math.ceil(W / AGG), Hc = Math.ceil(f.H / AGG);
+  if (!Number.isInteger(side) || side < 3) throw new Error(`aggregation multigrid: aggregate side ${side} (an integer of at least 3)`);
+  const Wc = Math.ceil(W / side), Hc = Math.ceil(f.H / side);
   const nodes = cells.length;
   // Aggregates: the coarse cells that hold a fine node, ascending.
   const aggCell = new Int32Array(nodes);
   const cnode = new Int32Array(Wc * Hc).fill(-1);
   for (let n = 0; n < nodes; n++) {
     const c = cells[n]!, y = (c / W) | 0, x = c - y * W;
-    aggCell[n] = ((y / AGG) | 0) * Wc + ((x / AGG) | 0);
+    aggCell[n] = ((y / side) | 0) * Wc + ((x / side) | 0);
     cnode[aggCell[n]!] = 0;
   }
   const coarseCells: number[] = [];

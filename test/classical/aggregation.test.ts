@@ -91,6 +91,26 @@ describe('smoothed-aggregation hierarchy', () => {
     }
   });
 
+  it('fine aggregates of side 3 and 4 give P^T A P too; a side below 3 (couplings past 2 nodes) is refused', () => {
+    for (const side of [3, 4]) {
+      const c = randomCase(26, 22, 17);
+      const known = Uint8Array.from(c.trimap, (t) => (isKnown(t) ? 1 : 0));
+      const fine = fineStencil(setupLaplacian(c.image, known, 26, 22), Float32Array.from(known, (k) => (k ? 100 : 0)));
+      const levels = aggregationHierarchy(fine, c.image, { coarsestUnknowns: 40, fineAggregate: side });
+      const A = dense(levels[0]!.A), P = dense(levels[0]!.P!), Pt = dense(transpose(levels[0]!.P!));
+      const ref = denseProduct(Pt, denseProduct(A, P)), Ac = dense(levels[1]!.A);
+      expect(levels[1]!.W).toBe(Math.ceil(26 / side));
+      let err = 0, scale = 0;
+      for (let i = 0; i < Ac.a.length; i++) {
+        scale = Math.max(scale, Math.abs(ref.a[i]!));
+        if (!(ref.a[i] === 0 && Ac.a[i] === 1)) err = Math.max(err, Math.abs(Ac.a[i]! - ref.a[i]!));
+      }
+      expect(err / scale).toBeLessThan(1e-12);
+    }
+    const { fine, c } = hierarchy(20, 16, 3, 40);
+    expect(() => aggregationHierarchy(fine, c.image, { coarsestUnknowns: 40, fineAggregate: 2 })).toThrow(/aggregate side 2/);
+  });
+
   it('the coarsest inverse is the inverse (A A^-1 = I to 1e-9)', () => {
     const { levels } = hierarchy(21, 19, 8, 200);
     const last = levels[levels.length - 1]!;
@@ -134,12 +154,13 @@ describe('smoothed-aggregation V-cycle (GPU) as a CG preconditioner', () => {
     }
   });
 
-  const sizes: [number, number, number][] = [[23, 17, 24], [31, 29, 40], [41, 9, 16], [64, 48, 100]];
-  for (const [W, H, coarsest] of sizes) {
-    it(`closedFormMatte with aggregation (coarsest <= ${coarsest} unknowns), ${W}x${H}: alpha to 1e-4 of the direct solve`, async () => {
+  // [W, H, coarsest unknowns, side of the fine level's aggregates]
+  const sizes: [number, number, number, number][] = [[23, 17, 24, 5], [31, 29, 40, 5], [41, 9, 16, 5], [64, 48, 100, 5], [37, 26, 40, 3], [33, 35, 40, 4]];
+  for (const [W, H, coarsest, side] of sizes) {
+    it(`closedFormMatte with aggregation (fine aggregates ${side}x${side}, coarsest <= ${coarsest} unknowns), ${W}x${H}: alpha to 1e-4 of the direct solve`, async () => {
       const c = randomCase(W, H, 300 + W);
       const ref = closedFormReference(c.image, c.trimap, W, H);
-      const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { coarsestUnknowns: coarsest });
+      const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { coarsestUnknowns: coarsest, fineAggregate: side });
       expect(r.multigridLevels.length).toBeGreaterThanOrEqual(2);
       expect(maxDiff(r.alpha, ref.alpha)).toBeLessThan(1e-4);
       expect(r.relResidual).toBeLessThan(1e-6);

@@ -6,7 +6,7 @@
  * Laplacian applied window by window), over the pixels that some active window touches; the rest
  * are known and keep their trimap value. The default preconditioner is a smoothed-aggregation
  * V-cycle (aggregation.ts, amg.ts) whose coarse unknowns are the coefficients of {1, R, G, B} per
- * aggregate: 10-36 iterations to 1e-7 on the alphamatting images, where the geometric multigrid on
+ * aggregate: 14-52 iterations to 1e-7 on the alphamatting images, where the geometric multigrid on
  * Galerkin coarsenings of the 25-point stencil (stencil.ts, multigrid.ts; 'multigrid') needed
  * 68-192 and Jacobi CG ('jacobi', with its coarse-to-fine cascade of half-size problems) 330-1900.
  * The output is clipped to [0, 1] and known pixels are written with their trimap value.

@@ -23,8 +23,10 @@ const WG = MG_WG;
 /**
  * The fine level's coarse correction is scaled up (over-correction; a scalar keeps the V-cycle
  * symmetric): the smoothed coarse basis underestimates the error's size. CG iterations to 1e-7
- * with 1 / 1.4: GT13 72 / 56, GT26 36 / 32, GT04 32 / 28, GT08 40 / 36 (1.3 and 1.6 gave the same
- * counts; scaling the coarser levels' corrections too gave no further gain).
+ * with 1 / 1.4 (3x3 fine aggregates, one coarse sweep): GT13 72 / 56, GT26 36 / 32, GT04 32 / 28,
+ * GT08 40 / 36 (1.3 and 1.6 gave the same counts; scaling the coarser levels' corrections too gave
+ * no further gain). With 5x5 aggregates and two coarse sweeps the gain is smaller: GT13 48 / 46,
+ * GT26 28 / 26, GT08 30 / 28 (1.7 and 2.0: 48, 28, 28).
  */
 const FINE_CORRECTION_SCALE = 1.4;
 /**

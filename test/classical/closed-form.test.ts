@@ -78,7 +78,13 @@ describe('closedFormMatte against a direct f64 solve of (L + lambda D) alpha = l
     it(`${W}x${H} random image: alpha to 1e-4`, async () => {
       const c = randomCase(W, H, 100 + W);
       const ref = closedFormReference(c.image, c.trimap, W, H);
+      const t0 = performance.now();
       const r = await closedFormMatte({ width: W, height: H, data: c.image, layout: 'chw' }, c.trimap, { tol: 1e-7, maxIterations: 2000, checkEvery: 10 });
+      const wall = (performance.now() - t0) / 1000;
+      // The reported split of the time: both parts happened, and together within the call's time.
+      expect(r.seconds.setup).toBeGreaterThan(0);
+      expect(r.seconds.solve).toBeGreaterThan(0);
+      expect(r.seconds.setup + r.seconds.solve).toBeLessThanOrEqual(wall);
       let err = 0;
       for (let i = 0; i < W * H; i++) err = Math.max(err, Math.abs(r.alpha[i]! - ref.alpha[i]!));
       expect(err).toBeLessThan(1e-4);

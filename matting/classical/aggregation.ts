@@ -8,11 +8,10 @@
  * (multigrid.ts) cannot represent them; here every aggregate (5x5 pixels of the fine level, 3x3
  * nodes above) spans them exactly, its coarse unknowns being the coefficients of the local basis
  * {1, R, G, B} (orthonormalised per aggregate; a colour direction that the aggregate's colours
- * barely span is dropped). Smoothing
- * the tentative prolongation once with damped Jacobi gives the coarse basis functions low energy,
- * which is what makes the V-cycle converge: measured on GT13 (170k unknowns, f64 CG to 1e-7), 77
- * iterations against 203 with the unsmoothed one and 192 for the geometric multigrid (3x3
- * aggregates then).
+ * barely span is dropped). Smoothing the tentative prolongation once with damped Jacobi gives the
+ * coarse basis functions low energy, which is what makes the V-cycle converge: measured on GT13
+ * (170k unknowns, f64 CG to 1e-7, 3x3 aggregates then), 77 iterations against 203 with the
+ * unsmoothed one and 192 for the geometric multigrid.
  *
  * Coarse levels are block matrices over nodes of 4 slots (slot j = basis vector j; a dropped
  * slot's row and column are zero but for a unit diagonal, so it stays zero in a V-cycle). A

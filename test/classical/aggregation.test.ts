@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../reference/array.ts';
 import { closedFormReference, raggedBandCase } from '../reference/closed-form.ts';
-import { engine, Tensor, tensor } from '../../engine/index.ts';
+import { tensor } from '../../engine/index.ts';
 import { closedFormMatte, isKnown, setupLaplacian } from '../../matting/classical/index.ts';
 import { fineStencil } from '../../matting/classical/stencil.ts';
 import { aggregationHierarchy, denseInverse, SLOTS } from '../../matting/classical/aggregation.ts';
 import { AggregationPreconditioner } from '../../matting/classical/amg.ts';
 import { multiply, transpose, type Bsr } from '../../matting/classical/sparse.ts';
-import { PCG_PER } from '../../matting/classical/cg.ts';
+import { applyPreconditioner, expectSymmetricPositive } from '../helpers/preconditioner.ts';
 
 useEngine();
 
@@ -121,15 +121,6 @@ describe('smoothed-aggregation hierarchy', () => {
 });
 
 describe('smoothed-aggregation V-cycle (GPU) as a CG preconditioner', () => {
-  async function vcycle(pre: AggregationPreconditioner, r: Float32Array, m: number) {
-    const rb = Tensor.empty([r.length]), zb = Tensor.empty([r.length]), part = Tensor.empty([2 * Math.ceil(m / PCG_PER)]);
-    engine().write(rb.buffer, 0, r);
-    pre.apply(rb.buffer, zb.buffer, part.buffer);
-    const z = await zb.data();
-    for (const t of [rb, zb, part]) t.dispose();
-    return z;
-  }
-
   it('is symmetric and positive: <M r1, r2> = <r1, M r2>, <M r, r> > 0 (3+ levels, 37x31)', async () => {
     const W = 37, H = 31;
     const { fine, levels } = hierarchy(W, H, 5, 60);
@@ -137,16 +128,8 @@ describe('smoothed-aggregation V-cycle (GPU) as a CG preconditioner', () => {
     const pixels = tensor(Int32Array.from(fine.pixels));
     const pre = new AggregationPreconditioner(levels, fine, pixels.buffer);
     try {
-      const rng = mulberry32(9);
-      const r1 = new Float32Array(W * H), r2 = new Float32Array(W * H);
-      for (const i of fine.pixels) { r1[i] = rng() - 0.5; r2[i] = rng() - 0.5; }
-      const m = fine.pixels.length;
-      const z1 = await vcycle(pre, r1, m), z2 = await vcycle(pre, r2, m);
-      let a = 0, b = 0, p1 = 0, scale = 0;
-      for (const i of fine.pixels) { a += z1[i]! * r2[i]!; b += r1[i]! * z2[i]!; p1 += z1[i]! * r1[i]!; scale += Math.abs(z1[i]! * r2[i]!); }
-      expect(Math.abs(a - b) / scale).toBeLessThan(1e-5);
-      expect(p1).toBeGreaterThan(0);
-      const again = await vcycle(pre, r1, m);
+      const { r1, z1 } = await expectSymmetricPositive(pre, fine.pixels, W * H);
+      const again = await applyPreconditioner(pre, r1, fine.pixels.length);
       expect(Array.from(again)).toEqual(Array.from(z1)); // deterministic
     } finally {
       pre.dispose();

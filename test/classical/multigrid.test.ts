@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../reference/array.ts';
 import { closedFormReference, laplacianReference, raggedBandCase } from '../reference/closed-form.ts';
-import { engine, Tensor } from '../../engine/index.ts';
 import { closedFormMatte, isKnown, LaplacianOperator, setupLaplacian } from '../../matting/classical/index.ts';
 import { coarsen, fineStencil, stencilHierarchy, STENCIL, type StencilLevel } from '../../matting/classical/stencil.ts';
 import { MultigridPreconditioner } from '../../matting/classical/multigrid.ts';
 import { PCG_PER } from '../../matting/classical/cg.ts';
+import { expectSymmetricPositive } from '../helpers/preconditioner.ts';
 
 useEngine();
 
@@ -131,15 +131,6 @@ describe('Galerkin coarsening', () => {
 });
 
 describe('multigrid V-cycle (GPU) as a CG preconditioner', () => {
-  async function vcycle(mg: MultigridPreconditioner, r: Float32Array, N: number, m: number) {
-    const rb = Tensor.empty([N]), zb = Tensor.empty([N]), part = Tensor.empty([2 * Math.ceil(m / PCG_PER)]);
-    engine().write(rb.buffer, 0, r);
-    mg.apply(rb.buffer, zb.buffer, part.buffer);
-    const z = await zb.data();
-    for (const t of [rb, zb, part]) t.dispose();
-    return z;
-  }
-
   it('is symmetric and positive: <M r1, r2> = <r1, M r2>, <M r, r> > 0 (4 levels, 33x27)', async () => {
     const W = 33, H = 27, N = W * H;
     const c = randomCase(W, H, 5);
@@ -149,14 +140,7 @@ describe('multigrid V-cycle (GPU) as a CG preconditioner', () => {
     const op = new LaplacianOperator(setup, shift, PCG_PER);
     const mg = new MultigridPreconditioner(levels, op.pixels.buffer);
     try {
-      const rng = mulberry32(9);
-      const r1 = new Float32Array(N), r2 = new Float32Array(N);
-      for (const i of setup.pixels) { r1[i] = rng() - 0.5; r2[i] = rng() - 0.5; }
-      const z1 = await vcycle(mg, r1, N, setup.pixels.length), z2 = await vcycle(mg, r2, N, setup.pixels.length);
-      let a = 0, b = 0, p1 = 0, scale = 0;
-      for (const i of setup.pixels) { a += z1[i]! * r2[i]!; b += r1[i]! * z2[i]!; p1 += z1[i]! * r1[i]!; scale += Math.abs(z1[i]! * r2[i]!); }
-      expect(Math.abs(a - b) / scale).toBeLessThan(1e-5);
-      expect(p1).toBeGreaterThan(0);
+      const { r1, z1 } = await expectSymmetricPositive(mg, setup.pixels, N);
       // Not the identity and not Jacobi: z differs from r / diag in a way a smoother alone would not.
       expect(z1.some((v, i) => Math.abs(v - r1[i]! / fine.coef[fine.index[i]! * STENCIL + 12]!) > 1e-3)).toBe(true);
     } finally {

@@ -15,12 +15,15 @@
  */
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
-import type { DirectTile } from './kernels/conv/direct.ts';
+import { rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
 import { maxBindingElements } from './kernels/binding.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
-/** 'gemm', 'direct-PxTN', or 'direct-PxTNv' (weights repacked for vec4 loads). */
+/**
+ * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (repacked
+ * weights shared through the subgroup), each optionally with 'r' (input rows read as vec4s).
+ */
 export type ConvVariant = string;
 
 const forced: Partial<Record<ConvPass, ConvVariant>> = {};
@@ -33,23 +36,32 @@ export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): vo
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
-  const m = /^direct-(\d+)x(\d+)(v?)$/.exec(v);
-  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm, direct-PxTN or direct-PxTNv)`);
-  return { P: Number(m[1]), TN: Number(m[2]), packed: m[3] === 'v' };
+  const m = /^direct-(\d+)x(\d+)([vs]?)(r?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm or direct-PxTN, then v for packed weights or s for packed weights shared by the subgroup, r for vec4 rows)`);
+  return { P: Number(m[1]), TN: Number(m[2]), packed: m[3] !== '', subgroup: m[3] === 's', rows4: m[4] === 'r' };
 }
 
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
-  const { P, TN, packed } = parseTile(v);
-  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed;
+  const { P, TN, packed, rows4, subgroup } = parseTile(v);
+  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed && !rows4;
   if (packed && TN % 4 !== 0) return false;
+  if (subgroup && (TN % 8 !== 0 || !subgroupsOf8())) return false;
+  // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
+  if (rows4 && !rows4Apply({ SW: pass === 'forward' ? g.SW : 1, DW: g.DW, W: pass === 'forward' ? g.W : g.OW }, { P, TN })) return false;
   if (pass === 'backward-data') {
     // one weight binding: packed, the input channels are padded to whole blocks of TN
     const channels = packed ? Math.ceil(g.C / TN) * TN : g.C;
     if (g.SH !== 1 || g.SW !== 1 || g.O * channels * g.KH * g.KW > maxBindingElements()) return false;
   }
-  return P * TN <= 128;
+  return P * TN <= (subgroup ? 512 : 128);
+}
+
+/** Whether subgroup kernels can run: the feature, and subgroups of at least 8 lanes. */
+function subgroupsOf8(): boolean {
+  const f = engine().acquired.features;
+  return f.subgroups && f.subgroupMinSize >= 8;
 }
 
 /** Multiply-adds of one conv pass (all three passes have the same count). */
@@ -57,8 +69,8 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
-  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v'],
+  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
+  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
   'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1'],
 };
 
@@ -78,6 +90,9 @@ function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   }
   const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];
   if (wide < 8 || channels < 8) return 'gemm';
+  // subgroup-shared weights where the adapter has subgroups of 8 or more (2-3x the 'v' kernels on llvmpipe)
+  const shared = ['direct-8x8sr', 'direct-8x8s'].find((s) => variantApplies(pass, g, s));
+  if (shared) return shared;
   const v = wide < 16 ? 'direct-8x8v' : channels >= 16 ? 'direct-16x16v' : 'direct-16x8v';
   return variantApplies(pass, g, v) ? v : 'gemm';
 }

@@ -7,6 +7,8 @@
 export interface EngineFeatures {
   shaderF16: boolean;
   subgroups: boolean;
+  /** The adapter's smallest subgroup (0 when unknown); subgroup kernels assume at least 8 lanes. */
+  subgroupMinSize: number;
   timestampQuery: boolean;
 }
 
@@ -88,6 +90,7 @@ export function describeDevice(
     features: {
       shaderF16: device.features.has('shader-f16'),
       subgroups: device.features.has('subgroups'),
+      subgroupMinSize: (info as (GPUAdapterInfo & { subgroupMinSize?: number }) | undefined)?.subgroupMinSize ?? 0,
       timestampQuery: device.features.has('timestamp-query'),
     },
     limits,

@@ -16,13 +16,15 @@ export interface KernelDef {
   storage: readonly (readonly [string, 'read' | 'write', string])[];
   /** The body: helper functions and the `@compute` entry point named `main`. */
   body: string;
+  /** WGSL extensions the body needs (`enable NAME;` lines first), e.g. `subgroups`. */
+  enables?: readonly string[];
 }
 
 export type UniformValues = Record<string, number>;
 
 /** The full WGSL module for a kernel: uniform struct, bindings, then the body. */
 export function kernelSource(def: KernelDef): string {
-  const lines: string[] = [];
+  const lines: string[] = (def.enables ?? []).map((name) => `enable ${name};`);
   if (def.uniforms.length > 0) {
     lines.push('struct Params {');
     for (const [name, type] of def.uniforms) lines.push(`  ${name}: ${type},`);

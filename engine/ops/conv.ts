@@ -17,7 +17,7 @@ import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor,
 import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
-import { directConvGrid, directConvKernel, directConvPackedKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
+import { directConvGrid, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
 import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
@@ -188,7 +188,7 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const wg = directWorkgroupSize(g, tile, n1 - n0);
     const layout: WeightLayout = { qStride: K, cStride: g.KH * g.KW, flip: false };
-    const def = tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
+    const def = directKernelFor(g, layout, tile, wg);
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
     for (const [o0, o1] of channelChunks(g.O, K, tile.packed ? tile.TN : 1)) {
@@ -218,6 +218,12 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
       packed?.dispose();
     }
   }
+}
+
+/** The direct forward-type kernel of a tile: plain, packed weights, or packed weights shared by the subgroup. */
+function directKernelFor(g: DirectGeometry, layout: WeightLayout, tile: DirectTile, wg: number) {
+  if (tile.subgroup) return directConvSubgroupKernel(g, tile, wg);
+  return tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
 }
 
 /** The weights of a direct launch repacked for vec4 loads (packWeightsKernel), for `oCount` output channels. */
@@ -255,7 +261,7 @@ function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: 
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
     const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
     const wg = directWorkgroupSize(dg, tile, n1 - n0);
-    const def = tile.packed ? directConvPackedKernel(dg, tile, wg) : directConvKernel(dg, layout, tile, wg);
+    const def = directKernelFor(dg, layout, tile, wg);
     e.dispatch(
       def,
       { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tidy, zeros } from '../../engine/index.ts';
 import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
-import { convCandidates, convVariant, forceConvVariant, shapeKey, tuneConv, tunePendingConvs } from '../../engine/autotune.ts';
+import { convCandidates, convVariant, forceConvVariant, parseTile, shapeKey, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
+import { engine } from '../../engine/engine.ts';
 
 useEngine();
 
@@ -48,6 +49,16 @@ describe('conv autotuner', () => {
   it('the input gradient of a strided conv has no direct candidate', () => {
     const s2 = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 1, stride: 2 });
     expect(convCandidates('backward-data', s2)).toEqual(['gemm']);
+  });
+
+  it('subgroup-shared variants are candidates exactly where the adapter has subgroups of 8 or more lanes', () => {
+    const f = engine().acquired.features;
+    const has = f.subgroups && f.subgroupMinSize >= 8;
+    expect(variantApplies('forward', g, 'direct-8x8s')).toBe(has);
+    expect(convCandidates('backward-data', g).includes('direct-16x16sr')).toBe(has && g.OW % 4 === 0);
+    // TN must fill whole 8-lane chunks of the weight row
+    expect(variantApplies('forward', g, 'direct-8x4s')).toBe(false);
+    expect(parseTile('direct-16x16sr')).toEqual({ P: 16, TN: 16, packed: true, subgroup: true, rows4: true });
   });
 
   it('shapes seen by conv ops are tuned by tunePendingConvs, once', async () => {

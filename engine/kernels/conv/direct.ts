@@ -46,6 +46,10 @@ export interface DirectTile {
   TN: number;
   /** Weights repacked first for vec4 loads (directConvPackedKernel); forward kernels only. */
   packed?: boolean;
+  /** Input rows read as vec4s (see rows4Apply); forward kernels only. */
+  rows4?: boolean;
+  /** Packed weights shared through the subgroup (directConvSubgroupKernel); implies packed. */
+  subgroup?: boolean;
 }
 
 /**
@@ -80,10 +84,30 @@ const minus = (v: number): string => (v >= 0 ? `- ${v}` : `+ ${-v}`);
 
 const range = (n: number): number[] => [...Array(n).keys()];
 
+/**
+ * Whether a tile reads its input rows as vec4s (tile.rows4): one per-lane load per 4 columns instead
+ * of one per column. Needs stride and dilation 1 along the row, rows and tile starts on multiples of
+ * 4 (W and P multiples of 4), so that every vec4 is wholly inside or wholly outside a row.
+ */
+export function rows4Apply(g: Pick<DirectGeometry, 'SW' | 'DW' | 'W'>, tile: DirectTile): boolean {
+  return g.SW === 1 && g.DW === 1 && g.W % 4 === 0 && tile.P % 4 === 0;
+}
+
+/** The vec4 blocks (relative to ox0 / 4) that the tile's input columns fall in. */
+function columnBlocks(cols: number[], PL: number): number[] {
+  return [...new Set(cols.map((j) => Math.floor((j - PL) / 4)))].sort((a, b) => a - b);
+}
+const blockName = (b: number): string => (b < 0 ? `m${-b}` : `p${b}`);
+
 /** Shared by both forward kernels: the invocation's tile (pixels ox0.. of row oy of sample n) and its input columns. */
-function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[]): string {
+function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[], rows4: boolean): string {
   const { C, H, W, OH, OW, SW, PL } = g;
   const OWT = Math.ceil(OW / P);
+  const columns = rows4
+    ? columnBlocks(cols, PL)
+        .map((b) => `  let bc${blockName(b)} = i32(ox0) + (${4 * b});\n  let bv${blockName(b)} = bc${blockName(b)} >= 0 && bc${blockName(b)} < ${W};\n  let bx${blockName(b)} = u32(clamp(bc${blockName(b)}, 0, ${W - 4})) / 4u;`)
+        .join('\n')
+    : cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n');
   return `  let tiles = u.N * ${OH * OWT}u;
   let t = min(gid.x, tiles - 1u);
   let xt = t % ${OWT}u;
@@ -93,16 +117,29 @@ function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[]):
   let ox0 = xt * ${P}u;
   let o0 = wg.y * ${TN}u;
   let xn = n * ${C * H * W}u - u.xOff;
-${cols.map((j) => `  let ix${j} = i32(ox0 * ${SW}u) + (${j - PL});\n  let cv${j} = ix${j} >= 0 && ix${j} < ${W};\n  let xc${j} = u32(clamp(ix${j}, 0, ${W - 1}));`).join('\n')}`;
+${columns}`;
 }
 
-/** The row loads of one (c, ky): the distinct input columns of the tile, zero in the padding. */
-function rowLoads(g: DirectGeometry, cols: number[]): string {
-  const { H, W, SH, DH, PT } = g;
-  return `      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
+/**
+ * The row loads of one (c, ky): the distinct input columns of the tile, zero in the padding. With
+ * rows4 the row is read as whole vec4s (exact: every term of the element index is a multiple of 4)
+ * and each column is a component of one.
+ */
+function rowLoads(g: DirectGeometry, cols: number[], rows4: boolean): string {
+  const { H, W, SH, DH, PT, PL } = g;
+  const head = `      let iy = i32(oy * ${SH}u) + i32(ky * ${DH}u) ${minus(PT)};
       let rv = iy >= 0 && iy < ${H};
       let row = xn + c * ${H * W}u + u32(clamp(iy, 0, ${H - 1})) * ${W}u;
-${cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n')}`;
+`;
+  if (!rows4) return head + cols.map((j) => `      let x${j} = select(0.0, x[row + xc${j}], rv && cv${j});`).join('\n');
+  const blocks = columnBlocks(cols, PL);
+  return (
+    head +
+    `      let row4 = row / 4u;\n` +
+    blocks.map((b) => `      let v${blockName(b)} = select(vec4<f32>(0.0), x[row4 + bx${blockName(b)}], rv && bv${blockName(b)});`).join('\n') +
+    '\n' +
+    cols.map((j) => `      let x${j} = v${blockName(Math.floor((j - PL) / 4))}[${(((j - PL) % 4) + 4) % 4}];`).join('\n')
+  );
 }
 
 /** The fused activation of the forward kernels (uniform branch: one pipeline with and without). */
@@ -135,6 +172,7 @@ export function directConvKernel(g: DirectGeometry, wl: WeightLayout, tile: Dire
 function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
+  const rows4 = !!tile.rows4 && rows4Apply(g, tile);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN);
   const tap = (kyExpr: string, kx: number): string =>
@@ -148,10 +186,10 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
     }
   }
   return {
-    name: `convDirect_${P}x${TN}`,
+    name: `convDirect_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
     storage: [
-      ['x', 'read', 'array<f32>'],
+      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
       ['w', 'read', 'array<f32>'],
       ['bias', 'read', 'array<f32>'],
       ['y', 'write', 'array<f32>'],
@@ -161,13 +199,13 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
 // one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y: uniform).
 @compute @workgroup_size(${wgSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-${tilePrologue(g, P, TN, cols)}
+${tilePrologue(g, P, TN, cols, rows4)}
 ${Q.map((q) => `  let wq${q} = min(o0 + ${q}u, u.oCount - 1u) * ${wl.qStride}u - u.wOff;`).join('\n')}
 ${P_.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
   for (var c = 0u; c < ${C}u; c++) {
     let wc = c * ${wl.cStride}u;
     for (var ky = 0u; ky < ${KH}u; ky++) {
-${rowLoads(g, cols)}
+${rowLoads(g, cols, rows4)}
 ${inner.join('\n')}
     }
   }
@@ -310,6 +348,7 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const V = TN / 4;
+  const rows4 = !!tile.rows4 && rows4Apply(g, tile);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Vs = range(V);
   const inner: string[] = [];
@@ -318,10 +357,10 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
     for (const p of P_) for (const v of Vs) inner.push(`      a${p}_${v} += x${p * SW + kx * DW} * w${v}_${kx};`);
   }
   return {
-    name: `convDirectPacked_${P}x${TN}`,
+    name: `convDirectPacked_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
     storage: [
-      ['x', 'read', 'array<f32>'],
+      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
       ['w', 'read', 'array<vec4<f32>>'],
       ['bias', 'read', 'array<f32>'],
       ['y', 'write', 'array<f32>'],
@@ -331,17 +370,78 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
 @compute @workgroup_size(${wgSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-${tilePrologue(g, P, TN, cols)}
+${tilePrologue(g, P, TN, cols, rows4)}
   let wb = wg.y * ${C * KH * KW * V}u;
 ${P_.flatMap((p) => Vs.map((v) => `  var a${p}_${v} = vec4<f32>(0.0);`)).join('\n')}
   for (var c = 0u; c < ${C}u; c++) {
     for (var ky = 0u; ky < ${KH}u; ky++) {
       let wt = wb + (c * ${KH}u + ky) * ${KW * V}u;
-${rowLoads(g, cols)}
+${rowLoads(g, cols, rows4)}
 ${inner.join('\n')}
     }
   }
 ${tileEpilogue(g, P, TN, (p, q) => `a${p}_${Math.floor(q / 4)}[${q % 4}]`)}
+}`,
+  };
+}
+
+/**
+ * directConvPackedKernel with its weights shared through the subgroup (tile.subgroup). On llvmpipe a
+ * storage load is a uniform scalar load only when its address is a compile-time constant (or a push
+ * constant): gallivm tests nir_src_is_always_uniform, which an address derived from workgroup_id or
+ * a loop counter fails, so every weight load above is a per-lane loop of bounds-checked scalar loads
+ * (~0.6 ns each, the cost of ~35 multiply-adds), though all lanes read the same address. Here the
+ * KW*TN weights of one (c, ky) are loaded once per subgroup, lane l taking every 8th (KW*TN/8
+ * per-lane loads instead of KW*TN), and handed to every lane with subgroupBroadcast from a constant
+ * lane (an extract and a splat). Needs subgroups of at least 8 lanes and TN a multiple of 8.
+ */
+export function directConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  return memoized(`directConvSubgroupKernel:${JSON.stringify([g, tile, wgSize])}`, () => makeDirectConvSubgroupKernel(g, tile, wgSize));
+}
+
+function makeDirectConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+  const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
+  const { P, TN } = tile;
+  const rows4 = !!tile.rows4 && rows4Apply(g, tile);
+  const cols = columnOffsets(P, KW, SW, DW);
+  const P_ = range(P), Q = range(TN);
+  const chunks = (KW * TN) / 8;
+  const inner: string[] = [];
+  for (let j = 0; j < chunks; j++) inner.push(`      let wl${j} = w[wt + ${8 * j}u + sl];`);
+  for (let kx = 0; kx < KW; kx++) {
+    for (const q of Q) {
+      const i = kx * TN + q;
+      inner.push(`      let w${q}_${kx} = subgroupBroadcast(wl${i >> 3}, ${i & 7}u);`);
+    }
+    for (const p of P_) for (const q of Q) inner.push(`      a${p}_${q} += x${p * SW + kx * DW} * w${q}_${kx};`);
+  }
+  return {
+    name: `convDirectSubgroup_${P}x${TN}${rows4 ? 'r' : ''}`,
+    enables: ['subgroups'],
+    uniforms: FORWARD_UNIFORMS,
+    storage: [
+      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
+      ['w', 'read', 'array<f32>'],
+      ['bias', 'read', 'array<f32>'],
+      ['y', 'write', 'array<f32>'],
+    ],
+    body: `${ACT}
+// x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
+// one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights shared by the subgroup.
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+${tilePrologue(g, P, TN, cols, rows4)}
+  let sl = min(lane, 7u);
+  let wb = wg.y * ${C * KH * KW * TN}u;
+${P_.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
+  for (var c = 0u; c < ${C}u; c++) {
+    for (var ky = 0u; ky < ${KH}u; ky++) {
+      let wt = wb + (c * ${KH}u + ky) * ${KW * TN}u;
+${rowLoads(g, cols, rows4)}
+${inner.join('\n')}
+    }
+  }
+${tileEpilogue(g, P, TN, (p, q) => `a${p}_${q}`)}
 }`,
   };
 }

@@ -3,13 +3,15 @@
  *
  * The geometry (channels, sizes, kernel, stride, padding, dilation) and the register tile are baked
  * into the WGSL text, so every loop over kernel columns and tile pixels is straight-line code with
- * folded index arithmetic (one cached pipeline per shape and tile). Two properties make them fast on
- * llvmpipe, where an invocation is a SIMD lane and a load whose address differs per lane is a
- * per-lane gather:
- * - the channel block of the weights (or of the output gradient, for the weight kernel) comes from
- *   `workgroup_id`, so its addresses are uniform and those loads are scalar loads plus a broadcast;
+ * folded index arithmetic (one cached pipeline per shape and tile). On llvmpipe an invocation is a
+ * SIMD lane and every storage load whose address is not a compile-time constant is a per-lane loop
+ * of bounds-checked scalar loads (~0.6 ns each, ~35 multiply-adds), even where all lanes read one
+ * address (the channel block of the weights comes from `workgroup_id`, the same for all lanes, yet
+ * gallivm does not treat it as uniform). So loads are what the kernels save:
  * - the per-lane loads are shared: P neighbouring output pixels of one row need (P-1)*SW+(KW-1)*DW+1
- *   input values per kernel row, loaded once (6 instead of 12 for P=4 with a 3x3 stride-1 kernel).
+ *   input values per kernel row, loaded once (6 instead of 12 for P=4 with a 3x3 stride-1 kernel);
+ * - a register tile of TN channels reuses each input value TN times;
+ * - directConvSubgroupKernel loads each weight once per subgroup instead of once per lane.
  * Padding is a select on clamped (always in-bounds) addresses: no branches in the inner loop.
  *
  * `directConvKernel` computes y[n, q, oy, ox] = sum_{c, ky, kx} x[n, c, iy, ix] * w(q, c, ky, kx)
@@ -142,6 +144,16 @@ function rowLoads(g: DirectGeometry, cols: number[], rows4: boolean): string {
   );
 }
 
+/** The bindings of the forward kernels: x (vec4 rows with rows4), the weights as `wType`, bias, y. */
+function forwardStorage(rows4: boolean, wType: string): KernelDef['storage'] {
+  return [
+    ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
+    ['w', 'read', wType],
+    ['bias', 'read', 'array<f32>'],
+    ['y', 'write', 'array<f32>'],
+  ];
+}
+
 /** The fused activation of the forward kernels (uniform branch: one pipeline with and without). */
 const ACT = `
 fn act(v: f32) -> f32 {
@@ -188,15 +200,10 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
   return {
     name: `convDirect_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
-    storage: [
-      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
-      ['w', 'read', 'array<f32>'],
-      ['bias', 'read', 'array<f32>'],
-      ['y', 'write', 'array<f32>'],
-    ],
+    storage: forwardStorage(rows4, 'array<f32>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
-// one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y: uniform).
+// one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y).
 @compute @workgroup_size(${wgSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
 ${tilePrologue(g, P, TN, cols, rows4)}
@@ -359,12 +366,7 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
   return {
     name: `convDirectPacked_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
-    storage: [
-      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
-      ['w', 'read', 'array<vec4<f32>>'],
-      ['bias', 'read', 'array<f32>'],
-      ['y', 'write', 'array<f32>'],
-    ],
+    storage: forwardStorage(rows4, 'array<vec4<f32>>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
@@ -419,12 +421,7 @@ function makeDirectConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSiz
     name: `convDirectSubgroup_${P}x${TN}${rows4 ? 'r' : ''}`,
     enables: ['subgroups'],
     uniforms: FORWARD_UNIFORMS,
-    storage: [
-      ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
-      ['w', 'read', 'array<f32>'],
-      ['bias', 'read', 'array<f32>'],
-      ['y', 'write', 'array<f32>'],
-    ],
+    storage: forwardStorage(rows4, 'array<f32>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights shared by the subgroup.

@@ -45,7 +45,11 @@ export function parseTile(v: ConvVariant): DirectTile {
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
   const { P, TN, packed, rows4, subgroup } = parseTile(v);
-  if (pass === 'backward-weights') return TN * g.KH * g.KW <= 96 && P <= 8 && !packed && !rows4;
+  if (pass === 'backward-weights') {
+    // TN*KH*KW accumulators per lane; shared: the subgroup loads TN*P output-gradient values, 8 at a time
+    if (subgroup) return (TN * P) % 8 === 0 && subgroupsOf8() && TN * g.KH * g.KW <= 160 && P <= 8 && !rows4;
+    return TN * g.KH * g.KW <= 96 && P <= 8 && !packed && !rows4;
+  }
   if (packed && TN % 4 !== 0) return false;
   if (subgroup && (TN % 8 !== 0 || !subgroupsOf8())) return false;
   // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
@@ -71,7 +75,7 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
   forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
   'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
-  'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1'],
+  'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1', 'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s'],
 };
 
 export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
@@ -85,7 +89,8 @@ export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
 function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
   if (pass === 'backward-weights') {
-    for (const v of ['direct-4x8', 'direct-4x2']) if (variantApplies(pass, g, v) && g.C >= 8) return v;
+    // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe), the widest tile that fits
+    for (const v of ['direct-4x8s', 'direct-8x4s', 'direct-8x2s', 'direct-4x8', 'direct-4x2']) if (variantApplies(pass, g, v) && g.C >= 8) return v;
     return 'gemm';
   }
   const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];

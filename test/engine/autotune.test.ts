@@ -58,6 +58,12 @@ describe('conv autotuner', () => {
     expect(convCandidates('backward-data', g).includes('direct-16x16sr')).toBe(has && g.OW % 4 === 0);
     // TN must fill whole 8-lane chunks of the weight row
     expect(variantApplies('forward', g, 'direct-8x4s')).toBe(false);
+    // the weight gradient shares TN x P output-gradient values in 8-lane chunks, TN*KH*KW <= 160 accumulators
+    expect(variantApplies('backward-weights', g, 'direct-8x4s')).toBe(has);
+    expect(variantApplies('backward-weights', g, 'direct-2x2s')).toBe(false);
+    const k7 = conv2dGeometry([1, 8, 10, 10], [16, 8, 7, 7], { padding: 3 });
+    expect(variantApplies('backward-weights', k7, 'direct-8x2s')).toBe(has);
+    expect(variantApplies('backward-weights', k7, 'direct-8x4s')).toBe(false);
     expect(parseTile('direct-16x16sr')).toEqual({ P: 16, TN: 16, packed: true, subgroup: true, rows4: true });
   });
 

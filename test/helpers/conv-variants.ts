@@ -15,7 +15,7 @@ export const VARIANT_SETS: { name: string; set: VariantSet }[] = [
   { name: 'direct 8x4 / dw 4x1', set: { forward: 'direct-8x4', 'backward-data': 'direct-8x8', 'backward-weights': 'direct-4x1' } },
   { name: 'direct packed 16x16v / 8x4v / dw 4x2', set: { forward: 'direct-16x16v', 'backward-data': 'direct-8x4v', 'backward-weights': 'direct-4x2' } },
   // subgroup-shared weights (where the adapter has subgroups of >= 8 lanes; elsewhere the defaults run)
-  { name: 'direct subgroup 16x16sr / 8x8s / dw 4x8', set: { forward: 'direct-16x16sr', 'backward-data': 'direct-8x8s', 'backward-weights': 'direct-4x8' } },
+  { name: 'direct subgroup 16x16sr / 8x8s / dw 8x2s', set: { forward: 'direct-16x16sr', 'backward-data': 'direct-8x8s', 'backward-weights': 'direct-8x2s' } },
 ];
 
 export function useVariants(set: VariantSet): void {

@@ -73,6 +73,36 @@ describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, 
   }
 });
 
+// The subgroup-shared weight-gradient tiles split the TN x P output-gradient values into 8-lane
+// chunks: 4x8s and 4x16s chunks span two channels, 8x4s tails a 13-wide row (and fits a 5x5 kernel,
+// strided); fewer output channels than TN, 9 and 64 input lanes.
+const SUBGROUP_DW: [string, Case[]][] = [
+  ['direct-4x8s', [cases[2]!, cases[16]!, cases[5]!]],
+  ['direct-4x16s', [cases[2]!, cases[16]!]],
+  ['direct-8x4s', [cases[2]!, cases[6]!, cases[16]!]],
+];
+describe.each(SUBGROUP_DW)('conv2d weight gradient with the subgroup tile %s', (tile, tileCases) => {
+  for (const c of tileCases) {
+    it(`x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`, async () => {
+      useVariants({ forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile });
+      const ro = refOpts(c);
+      const k = c.k as number;
+      const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
+      await checkOp({
+        op: 'conv2d',
+        label: `dw ${tile} x[${c.n},${c.c},${c.h},${c.w}] k${k}`,
+        inputs: [{ shape: [c.n, c.c, c.h, c.w], grad: true }, { shape: [c.o, c.c, k, k], grad: true }],
+        gpu: ([x, w]) => conv2d(x!, w!, null, opts),
+        ref: ([x, w]) => refConv(x!, w!, null, ro),
+        refBackward: ([x, w], dy) => {
+          const g = conv2dBackward(x!, w!, dy, ro, false);
+          return [g.dx, g.dw];
+        },
+      });
+    });
+  }
+});
+
 describe('direct conv variants are deterministic', () => {
   it('two runs of forward, dx and dw are bit-identical', async () => {
     useVariants(VARIANT_SETS[1]!.set);

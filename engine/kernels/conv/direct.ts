@@ -230,9 +230,12 @@ export function directConvGrid(g: DirectGeometry, tile: DirectTile, N: number, o
  * The weight gradient dw[o, c, ky, kx] = sum_{n, oy, ox} dy[n, o, oy, ox] * x[n, c, iy, ix] of a conv
  * (x [N, C, H, W] -> dy [N, O, OH, OW]). One invocation: one input channel c (its lane) x all KH*KW
  * taps x TN output channels (workgroup_id.y), summed over the rows (n, oy) of split workgroup_id.z,
- * P output columns at a time. The output-gradient values are uniform loads (channel block and
- * position are the same for every lane), and so are the row and column validity tests; only the
- * x values are per-lane loads, each shared by KW taps. Partials land in dw[split][o][c][ky][kx].
+ * P output columns at a time. The output-gradient values are the same for every lane (channel block
+ * and position), and so are the row and column validity tests; the x values differ per lane, each
+ * shared by KW taps. Partials land in dw[split][o][c][ky][kx]. On llvmpipe the output-gradient
+ * loads are per-lane loops all the same (their addresses come from workgroup_id and loop counters,
+ * see directConvSubgroupKernel); with tile.subgroup lane l loads every 8th of the TN*P values and
+ * subgroupBroadcast hands them round (TN*P a multiple of 8, subgroups of at least 8 lanes).
  */
 export function directWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
   return memoized(`directWeightKernel:${JSON.stringify([g, tile, wgSize])}`, () => makeDirectWeightKernel(g, tile, wgSize));
@@ -246,13 +249,32 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN), KY = range(KH), KX = range(KW);
   const tail = OW % P !== 0;
+  const shared = !!tile.subgroup;
+  const chunks = (TN * P) / 8;
   const body: string[] = [];
-  for (const p of P_) {
-    for (const q of Q) {
-      const at = `dyq${q} + ox0 + ${p}u`;
-      body.push(tail ? `      let d${q}_${p} = select(0.0, dy[min(${at}, dyq${q} + ${OW - 1}u)], ox0 + ${p}u < ${OW}u);` : `      let d${q}_${p} = dy[${at}];`);
+  if (shared) {
+    // lane l loads value i = 8k + l of the tile's TN x P output-gradient values (q = i / P, p = i % P)
+    for (let k = 0; k < chunks; k++) {
+      const at = `dyn + dq${k} + ox0`;
+      body.push(tail ? `      let dl${k} = select(0.0, dy[min(${at}, dyn + de${k})], ox0 + dp${k} < ${OW}u);` : `      let dl${k} = dy[${at}];`);
+    }
+    for (const q of Q) for (const p of P_) body.push(`      let d${q}_${p} = subgroupBroadcast(dl${(q * P + p) >> 3}, ${(q * P + p) & 7}u);`);
+  } else {
+    for (const p of P_) {
+      for (const q of Q) {
+        const at = `dyq${q} + ox0 + ${p}u`;
+        body.push(tail ? `      let d${q}_${p} = select(0.0, dy[min(${at}, dyq${q} + ${OW - 1}u)], ox0 + ${p}u < ${OW}u);` : `      let d${q}_${p} = dy[${at}];`);
+      }
     }
   }
+  // The lane's share of the tile's output-gradient values (shared): channel, column, row offset, row end.
+  const laneShare = range(shared ? chunks : 0)
+    .map(
+      (k) => `  let dp${k} = (${8 * k}u + sl) % ${P}u;
+  let dq${k} = (u.oBase + min(o0 + (${8 * k}u + sl) / ${P}u, u.oCount - 1u)) * ${OH * OW}u + dp${k};
+  let de${k} = dq${k} - dp${k} + ${OW - 1}u;`,
+    )
+    .join('\n');
   // Column validity once per column, shared by the KH rows, and combined with '&' rather than '&&':
   // a short-circuit '&&' is a branch in the SPIR-V Tint emits, and SwiftShader (Chromium's software
   // Vulkan) never finished compiling this loop with three of them per load (>4 minutes, then the
@@ -267,7 +289,8 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
     for (const kx of KX) for (const p of P_) for (const q of Q) body.push(`      a${q}_${ky}_${kx} += d${q}_${p} * x${ky}_${p * SW + kx * DW};`);
   }
   return {
-    name: `convDirectWeight_${P}x${TN}`,
+    name: `convDirectWeight_${P}x${TN}${shared ? 's' : ''}`,
+    ...(shared ? { enables: ['subgroups'] } : {}),
     uniforms: [...DIRECT_UNIFORMS, ['rowsPerSplit', 'u32']],
     storage: [
       ['x', 'read', 'array<f32>'],
@@ -277,20 +300,20 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
     body: `
 // x [N,${C},${H},${W}], dy [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW}.
 @compute @workgroup_size(${wgSize})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>${shared ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let c = min(gid.x, ${C - 1}u);
   let o0 = wg.y * ${TN}u;
   let s = wg.z;
   let r0 = s * u.rowsPerSplit;
   let r1 = min(r0 + u.rowsPerSplit, u.N * ${OH}u);
-${Q.map((q) => `  let oq${q} = u.oBase + min(o0 + ${q}u, u.oCount - 1u);`).join('\n')}
+${shared ? `  let sl = min(lane, 7u);\n${laneShare}` : Q.map((q) => `  let oq${q} = u.oBase + min(o0 + ${q}u, u.oCount - 1u);`).join('\n')}
 ${Q.flatMap((q) => KY.flatMap((ky) => KX.map((kx) => `  var a${q}_${ky}_${kx} = 0.0;`))).join('\n')}
   for (var r = r0; r < r1; r++) {
     let n = r / ${OH}u;
     let oy = r % ${OH}u;
     let xrow = n * ${C * H * W}u + c * ${H * W}u - u.xOff;
     let dyn = n * u.O * ${OH * OW}u + oy * ${OW}u - u.yOff;
-${Q.map((q) => `    let dyq${q} = dyn + oq${q} * ${OH * OW}u;`).join('\n')}
+${shared ? '' : Q.map((q) => `    let dyq${q} = dyn + oq${q} * ${OH * OW}u;`).join('\n')}
 ${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + (${ky * DH - PT});\n    let rv${ky} = (iy${ky} >= 0) & (iy${ky} < ${H});\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
     for (var xb = 0u; xb < ${OWT}u; xb++) {
       let ox0 = xb * ${P}u;

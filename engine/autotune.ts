@@ -21,8 +21,9 @@ import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
 /**
- * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (repacked
- * weights shared through the subgroup), each optionally with 'r' (input rows read as vec4s).
+ * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (weights,
+ * or for the weight gradient output gradients, shared through the subgroup), each optionally with
+ * 'r' (input rows read as vec4s).
  */
 export type ConvVariant = string;
 
@@ -36,20 +37,25 @@ export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): vo
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
-  const m = /^direct-(\d+)x(\d+)([vs]?)(r?)$/.exec(v);
-  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm or direct-PxTN, then v for packed weights or s for packed weights shared by the subgroup, r for vec4 rows)`);
-  return { P: Number(m[1]), TN: Number(m[2]), packed: m[3] !== '', subgroup: m[3] === 's', rows4: m[4] === 'r' };
+  const m = /^direct-(\d+)x(\d+)([vs]?)(r?)(?:k(\d+))?$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected gemm or direct-PxTN, then v for packed weights or s for loads shared by the subgroup, r for vec4 rows, kN for N kernel rows per weight-gradient workgroup)`);
+  const tile: DirectTile = { P: Number(m[1]), TN: Number(m[2]), packed: m[3] === 'v', subgroup: m[3] === 's', rows4: m[4] === 'r' };
+  if (m[5] !== undefined) tile.kRows = Number(m[5]);
+  return tile;
 }
 
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
-  const { P, TN, packed, rows4, subgroup } = parseTile(v);
+  const { P, TN, packed, rows4, subgroup, kRows } = parseTile(v);
   if (pass === 'backward-weights') {
-    // TN*KH*KW accumulators per lane; shared: the subgroup loads TN*P output-gradient values, 8 at a time
-    if (subgroup) return (TN * P) % 8 === 0 && subgroupsOf8() && TN * g.KH * g.KW <= 160 && P <= 8 && !rows4;
-    return TN * g.KH * g.KW <= 96 && P <= 8 && !packed && !rows4;
+    // TN x (kernel rows) x KW accumulators per lane; shared: the subgroup loads TN*P output-gradient values, 8 at a time
+    const rows = kRows ?? g.KH;
+    if (kRows !== undefined && (kRows < 1 || g.KH % kRows !== 0)) return false;
+    if (subgroup) return (TN * P) % 8 === 0 && subgroupsOf8() && TN * rows * g.KW <= 160 && P <= 8 && !rows4;
+    return TN * rows * g.KW <= 96 && P <= 8 && !packed && !rows4;
   }
+  if (kRows !== undefined) return false;
   if (packed && TN % 4 !== 0) return false;
   if (subgroup && (TN % 8 !== 0 || !subgroupsOf8())) return false;
   // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
@@ -75,7 +81,10 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
   forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
   'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
-  'backward-weights': ['gemm', 'direct-4x8', 'direct-8x4', 'direct-4x4', 'direct-4x2', 'direct-4x1', 'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s'],
+  'backward-weights': [
+    'gemm', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
+    'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
+  ],
 };
 
 export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
@@ -89,8 +98,10 @@ export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
 function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
   if (pass === 'backward-weights') {
-    // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe), the widest tile that fits
-    for (const v of ['direct-4x8s', 'direct-8x4s', 'direct-8x2s', 'direct-4x8', 'direct-4x2']) if (variantApplies(pass, g, v) && g.C >= 8) return v;
+    // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe); kernels of 5x5 and
+    // more one kernel row per workgroup, for 16 channels (2x direct-8x4s at 5x5, 4x direct-8x2s at 7x7)
+    const order = g.KH * g.KW >= 25 ? ['direct-4x16sk1', 'direct-8x4s', 'direct-8x2s', 'direct-4x8k1'] : ['direct-4x8s', 'direct-4x8', 'direct-4x2'];
+    for (const v of order) if (variantApplies(pass, g, v) && g.C >= 8) return v;
     return 'gemm';
   }
   const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];

@@ -220,9 +220,9 @@ function launchDirectForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | 
   }
 }
 
-/** The direct forward-type kernel of a tile: plain, packed weights, or packed weights shared by the subgroup. */
+/** The direct forward-type kernel of a tile: plain, packed weights, or weights shared by the subgroup. */
 function directKernelFor(g: DirectGeometry, layout: WeightLayout, tile: DirectTile, wg: number) {
-  if (tile.subgroup) return directConvSubgroupKernel(g, tile, wg);
+  if (tile.subgroup) return directConvSubgroupKernel(g, layout, tile, wg);
   return tile.packed ? directConvPackedKernel(g, tile, wg) : directConvKernel(g, layout, tile, wg);
 }
 
@@ -374,7 +374,8 @@ function directWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number
   const oCount = o1 - o0;
   const wgSize = directWeightWorkgroupSize(g.C);
   const def = directWeightKernel(g, tile, wgSize);
-  const groups = Math.ceil(g.C / wgSize) * Math.ceil(oCount / tile.TN);
+  const kernelRowSplits = tile.kRows ? g.KH / tile.kRows : 1;
+  const groups = Math.ceil(g.C / wgSize) * Math.ceil(oCount / tile.TN) * kernelRowSplits;
   const slabs: Tensor[] = [];
   for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
     const rows = (n1 - n0) * g.OH;
@@ -386,7 +387,7 @@ function directWeightPartials(g: ConvGeometry, x: Tensor, dy: Tensor, o0: number
       def,
       { N: n1 - n0, O: g.O, oBase: o0, oCount, xOff: u32(xw.first - n0 * xs), wOff: 0, yOff: u32(dyw.first - n0 * ys), bOff: 0, hasBias: 0, rowsPerSplit },
       [xw.slice, dyw.slice, part.buffer],
-      [Math.ceil(g.C / wgSize), Math.ceil(oCount / tile.TN), splits],
+      [Math.ceil(g.C / wgSize), Math.ceil(oCount / tile.TN), splits * kernelRowSplits],
     );
     slabs.push(part);
   }

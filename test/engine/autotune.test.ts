@@ -64,7 +64,13 @@ describe('conv autotuner', () => {
     const k7 = conv2dGeometry([1, 8, 10, 10], [16, 8, 7, 7], { padding: 3 });
     expect(variantApplies('backward-weights', k7, 'direct-8x2s')).toBe(has);
     expect(variantApplies('backward-weights', k7, 'direct-8x4s')).toBe(false);
-    expect(parseTile('direct-16x16sr')).toEqual({ P: 16, TN: 16, packed: true, subgroup: true, rows4: true });
+    // one kernel row per workgroup: 16 channels x 7 taps fit; kN must divide KH, and is for the weight gradient only
+    expect(variantApplies('backward-weights', k7, 'direct-8x16sk1')).toBe(has);
+    expect(variantApplies('backward-weights', k7, 'direct-4x8k1')).toBe(true);
+    expect(variantApplies('backward-weights', k7, 'direct-4x8k2')).toBe(false);
+    expect(variantApplies('forward', k7, 'direct-8x8sk1')).toBe(false);
+    expect(parseTile('direct-8x16sk1')).toEqual({ P: 8, TN: 16, packed: false, subgroup: true, rows4: false, kRows: 1 });
+    expect(parseTile('direct-16x16sr')).toEqual({ P: 16, TN: 16, packed: false, subgroup: true, rows4: true });
   });
 
   it('shapes seen by conv ops are tuned by tunePendingConvs, once', async () => {

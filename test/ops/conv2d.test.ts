@@ -73,15 +73,18 @@ describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, 
   }
 });
 
-// The subgroup-shared weight-gradient tiles split the TN x P output-gradient values into 8-lane
-// chunks: 4x8s and 4x16s chunks span two channels, 8x4s tails a 13-wide row (and fits a 5x5 kernel,
-// strided); fewer output channels than TN, 9 and 64 input lanes.
-const SUBGROUP_DW: [string, Case[]][] = [
+// More weight-gradient tiles. The subgroup-shared ones (s) split the TN x P output-gradient values
+// into 8-lane chunks: 4x8s and 4x16s chunks span two channels, 8x4s tails a 13-wide row (and fits a
+// 5x5 kernel, strided). k1 tiles take one kernel row per workgroup (3x3, strided 5x5, 7x7 SAME).
+// Fewer output channels than TN, 9 and 64 input lanes.
+const WEIGHT_TILES: [string, Case[]][] = [
   ['direct-4x8s', [cases[2]!, cases[16]!, cases[5]!]],
   ['direct-4x16s', [cases[2]!, cases[16]!]],
   ['direct-8x4s', [cases[2]!, cases[6]!, cases[16]!]],
+  ['direct-8x16sk1', [cases[2]!, cases[6]!, cases[7]!, cases[16]!]],
+  ['direct-4x8k1', [cases[6]!, cases[7]!, cases[16]!]],
 ];
-describe.each(SUBGROUP_DW)('conv2d weight gradient with the subgroup tile %s', (tile, tileCases) => {
+describe.each(WEIGHT_TILES)('conv2d weight gradient with the tile %s', (tile, tileCases) => {
   for (const c of tileCases) {
     it(`x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`, async () => {
       useVariants({ forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile });

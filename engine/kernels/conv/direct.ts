@@ -11,7 +11,8 @@
  * - the per-lane loads are shared: P neighbouring output pixels of one row need (P-1)*SW+(KW-1)*DW+1
  *   input values per kernel row, loaded once (6 instead of 12 for P=4 with a 3x3 stride-1 kernel);
  * - a register tile of TN channels reuses each input value TN times;
- * - directConvSubgroupKernel loads each weight once per subgroup instead of once per lane.
+ * - directConvSubgroupKernel loads each weight once per subgroup instead of once per lane (and the
+ *   weight gradient's subgroup tiles each output-gradient value).
  * Padding is a select on clamped (always in-bounds) addresses: no branches in the inner loop.
  *
  * `directConvKernel` computes y[n, q, oy, ox] = sum_{c, ky, kx} x[n, c, iy, ix] * w(q, c, ky, kx)
@@ -50,8 +51,14 @@ export interface DirectTile {
   packed?: boolean;
   /** Input rows read as vec4s (see rows4Apply); forward kernels only. */
   rows4?: boolean;
-  /** Packed weights shared through the subgroup (directConvSubgroupKernel); implies packed. */
+  /** Weights (forward kernels) or output gradients (weight gradient) shared through the subgroup. */
   subgroup?: boolean;
+  /**
+   * Weight gradient only: kernel rows per workgroup (a divisor of KH; all of them when absent). Fewer
+   * rows leave registers for more channels: a 7x7 kernel's 49 taps x TN accumulators allowed TN = 2,
+   * one row of 7 taps allows TN = 16, and each x value loaded then feeds 8x the multiply-adds.
+   */
+  kRows?: number;
 }
 
 /**
@@ -247,7 +254,10 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
   const OWT = Math.ceil(OW / P);
   const KK = KH * KW;
   const cols = columnOffsets(P, KW, SW, DW);
-  const P_ = range(P), Q = range(TN), KY = range(KH), KX = range(KW);
+  // kernel rows kyb.. kyb+KR-1 of the KH (kyb from workgroup_id.z when KR < KH)
+  const KR = tile.kRows ?? KH;
+  const rowSplit = KR < KH;
+  const P_ = range(P), Q = range(TN), KY = range(KR), KX = range(KW);
   const tail = OW % P !== 0;
   const shared = !!tile.subgroup;
   const chunks = (TN * P) / 8;
@@ -289,7 +299,7 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
     for (const kx of KX) for (const p of P_) for (const q of Q) body.push(`      a${q}_${ky}_${kx} += d${q}_${p} * x${ky}_${p * SW + kx * DW};`);
   }
   return {
-    name: `convDirectWeight_${P}x${TN}${shared ? 's' : ''}`,
+    name: `convDirectWeight_${P}x${TN}${shared ? 's' : ''}${rowSplit ? `k${KR}` : ''}`,
     ...(shared ? { enables: ['subgroups'] } : {}),
     uniforms: [...DIRECT_UNIFORMS, ['rowsPerSplit', 'u32']],
     storage: [
@@ -303,7 +313,8 @@ function makeDirectWeightKernel(g: DirectGeometry, tile: DirectTile, wgSize: num
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>${shared ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let c = min(gid.x, ${C - 1}u);
   let o0 = wg.y * ${TN}u;
-  let s = wg.z;
+${rowSplit ? `  let s = wg.z / ${KH / KR}u;
+  let kyb = (wg.z % ${KH / KR}u) * ${KR}u;` : '  let s = wg.z;'}
   let r0 = s * u.rowsPerSplit;
   let r1 = min(r0 + u.rowsPerSplit, u.N * ${OH}u);
 ${shared ? `  let sl = min(lane, 7u);\n${laneShare}` : Q.map((q) => `  let oq${q} = u.oBase + min(o0 + ${q}u, u.oCount - 1u);`).join('\n')}
@@ -314,14 +325,14 @@ ${Q.flatMap((q) => KY.flatMap((ky) => KX.map((kx) => `  var a${q}_${ky}_${kx} = 
     let xrow = n * ${C * H * W}u + c * ${H * W}u - u.xOff;
     let dyn = n * u.O * ${OH * OW}u + oy * ${OW}u - u.yOff;
 ${shared ? '' : Q.map((q) => `    let dyq${q} = dyn + oq${q} * ${OH * OW}u;`).join('\n')}
-${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + (${ky * DH - PT});\n    let rv${ky} = (iy${ky} >= 0) & (iy${ky} < ${H});\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
+${KY.map((ky) => `    let iy${ky} = i32(oy * ${SH}u) + ${rowSplit ? `i32(kyb * ${DH}u) + ` : ''}(${ky * DH - PT});\n    let rv${ky} = (iy${ky} >= 0) & (iy${ky} < ${H});\n    let row${ky} = xrow + u32(clamp(iy${ky}, 0, ${H - 1})) * ${W}u;`).join('\n')}
     for (var xb = 0u; xb < ${OWT}u; xb++) {
       let ox0 = xb * ${P}u;
 ${body.join('\n')}
     }
   }
   if (gid.x >= ${C}u) { return; }
-  let base = (s * u.oCount + o0) * ${C * KK}u + c * ${KK}u;
+  let base = (s * u.oCount + o0) * ${C * KK}u + c * ${KK}u${rowSplit ? ` + kyb * ${KW}u` : ''};
 ${Q.map((q) => `  if (o0 + ${q}u < u.oCount) {\n${KY.flatMap((ky) => KX.map((kx) => `    dw[base + ${q * C * KK + ky * KW + kx}u] = a${q}_${ky}_${kx};`)).join('\n')}\n  }`).join('\n')}
 }`,
   };
@@ -411,28 +422,39 @@ ${tileEpilogue(g, P, TN, (p, q) => `a${p}_${Math.floor(q / 4)}[${q % 4}]`)}
 }
 
 /**
- * directConvPackedKernel with its weights shared through the subgroup (tile.subgroup). On llvmpipe a
+ * directConvKernel with its weights shared through the subgroup (tile.subgroup). On llvmpipe a
  * storage load is a uniform scalar load only when its address is a compile-time constant (or a push
  * constant): gallivm tests nir_src_is_always_uniform, which an address derived from workgroup_id or
- * a loop counter fails, so every weight load above is a per-lane loop of bounds-checked scalar loads
- * (~0.6 ns each, the cost of ~35 multiply-adds), though all lanes read the same address. Here the
- * KW*TN weights of one (c, ky) are loaded once per subgroup, lane l taking every 8th (KW*TN/8
- * per-lane loads instead of KW*TN), and handed to every lane with subgroupBroadcast from a constant
- * lane (an extract and a splat). Needs subgroups of at least 8 lanes and TN a multiple of 8.
+ * a loop counter fails, so every weight load of directConvKernel is a per-lane loop of
+ * bounds-checked scalar loads (~0.6 ns each, the cost of ~35 multiply-adds), though all lanes read
+ * the same address. Here the KW*TN weights of one (c, ky) are loaded once per subgroup, lane l
+ * taking values i = 8j + l (channel i % TN, column i / TN: a per-lane address either way, so the
+ * weights are read where they are, with no repacking pass), and handed to every lane with
+ * subgroupBroadcast from a constant lane (an extract and a splat). Needs subgroups of at least 8
+ * lanes and TN a multiple of 8.
  */
-export function directConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
-  return memoized(`directConvSubgroupKernel:${JSON.stringify([g, tile, wgSize])}`, () => makeDirectConvSubgroupKernel(g, tile, wgSize));
+export function directConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
+  return memoized(`directConvSubgroupKernel:${JSON.stringify([g, wl, tile, wgSize])}`, () => makeDirectConvSubgroupKernel(g, wl, tile, wgSize));
 }
 
-function makeDirectConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSize: number): KernelDef {
+function makeDirectConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
   const { C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW } = g;
   const { P, TN } = tile;
   const rows4 = !!tile.rows4 && rows4Apply(g, tile);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN);
   const chunks = (KW * TN) / 8;
+  // the lane's weight of chunk j: channel (8j + l) % TN, column (8j + l) / TN, flipped for the input gradient
+  const laneRows = range(chunks)
+    .map((j) => {
+      const col = `(${8 * j}u + sl) / ${TN}u`;
+      const kx = wl.flip ? `(${KW - 1}u - ${col})` : col;
+      return `  let wr${j} = min(o0 + (${8 * j}u + sl) % ${TN}u, u.oCount - 1u) * ${wl.qStride}u + ${kx} - u.wOff;`;
+    })
+    .join('\n');
+  const kyTap = wl.flip ? `(${KH - 1}u - ky) * ${KW}u` : `ky * ${KW}u`;
   const inner: string[] = [];
-  for (let j = 0; j < chunks; j++) inner.push(`      let wl${j} = w[wt + ${8 * j}u + sl];`);
+  for (let j = 0; j < chunks; j++) inner.push(`      let wl${j} = w[wr${j} + wt];`);
   for (let kx = 0; kx < KW; kx++) {
     for (const q of Q) {
       const i = kx * TN + q;
@@ -452,11 +474,11 @@ function makeDirectConvSubgroupKernel(g: DirectGeometry, tile: DirectTile, wgSiz
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
 ${tilePrologue(g, P, TN, cols, rows4)}
   let sl = min(lane, 7u);
-  let wb = wg.y * ${C * KH * KW * TN}u;
+${laneRows}
 ${P_.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
   for (var c = 0u; c < ${C}u; c++) {
     for (var ky = 0u; ky < ${KH}u; ky++) {
-      let wt = wb + (c * ${KH}u + ky) * ${KW * TN}u;
+      let wt = c * ${wl.cStride}u + ${kyTap};
 ${rowLoads(g, cols, rows4)}
 ${inner.join('\n')}
     }

@@ -16,7 +16,6 @@
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import { rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
-import { maxBindingElements } from './kernels/binding.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
@@ -60,11 +59,8 @@ export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant):
   if (subgroup && (TN % 8 !== 0 || !subgroupsOf8())) return false;
   // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
   if (rows4 && !rows4Apply({ SW: pass === 'forward' ? g.SW : 1, DW: g.DW, W: pass === 'forward' ? g.W : g.OW }, { P, TN })) return false;
-  if (pass === 'backward-data') {
-    // one weight binding: packed, the input channels are padded to whole blocks of TN
-    const channels = packed ? Math.ceil(g.C / TN) * TN : g.C;
-    if (g.SH !== 1 || g.SW !== 1 || g.O * channels * g.KH * g.KW > maxBindingElements()) return false;
-  }
+  // the direct input gradient is a stride-1 conv's (weights beyond one binding go in output-channel ranges)
+  if (pass === 'backward-data' && (g.SH !== 1 || g.SW !== 1)) return false;
   return P * TN <= (subgroup ? 512 : 128);
 }
 

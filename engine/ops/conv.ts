@@ -243,34 +243,57 @@ export function directBackwardDataApplies(g: ConvGeometry): boolean {
 function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: DirectTile): Tensor {
   const e = engine();
   const KK = g.KH * g.KW;
-  const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
-  const dg: DirectGeometry = {
-    C: g.O, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
-    PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
-  };
-  const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+  const plane = g.OH * g.OW;
+  const xs = g.C * g.H * g.W, ys = g.O * plane;
   const layout: WeightLayout = { qStride: KK, cStride: g.C * KK, flip: true };
-  let ww = windowOf(w.buffer, 0, g.O * g.C * KK);
-  let wOff = u32(ww.first);
-  const packed = tile.packed ? packWeights(g.O, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
-  if (packed) {
-    ww = windowOf(packed.buffer, 0, packed.size);
-    wOff = 0;
+  // Weights beyond one binding (fc6's input gradient: 411 MB) go in ranges of output channels, the
+  // sum the input gradient runs over: one partial dx per range, added in a fixed order.
+  const channels = tile.packed ? Math.ceil(g.C / tile.TN) * tile.TN : g.C;
+  const partials: Tensor[] = [];
+  for (const [o0, o1] of channelChunks(g.O, channels * KK)) {
+    const oc = o1 - o0;
+    const dg: DirectGeometry = {
+      C: oc, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+      PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
+      // a channel range of dy: its samples stay ys apart
+      ...(oc < g.O ? { xStride: ys } : {}),
+    };
+    const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+    let ww = windowOf(w.buffer, o0 * g.C * KK, o1 * g.C * KK);
+    let wOff = u32(ww.first - o0 * g.C * KK);
+    const packed = tile.packed ? packWeights(oc, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
+    if (packed) {
+      ww = windowOf(packed.buffer, 0, packed.size);
+      wOff = 0;
+    }
+    for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+      const dyw = windowOf(dy.buffer, n0 * ys + o0 * plane, (n1 - 1) * ys + o1 * plane);
+      const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
+      const wg = directWorkgroupSize(dg, tile, n1 - n0);
+      const def = directKernelFor(dg, layout, tile, wg);
+      e.dispatch(
+        def,
+        { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys - o0 * plane), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },
+        [dyw.slice, ww.slice, ww.slice, dxw.slice],
+        directConvGrid(dg, tile, n1 - n0, g.C, wg),
+      );
+    }
+    packed?.dispose();
+    partials.push(dx);
   }
-  for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
-    const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
-    const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
-    const wg = directWorkgroupSize(dg, tile, n1 - n0);
-    const def = directKernelFor(dg, layout, tile, wg);
-    e.dispatch(
-      def,
-      { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },
-      [dyw.slice, ww.slice, ww.slice, dxw.slice],
-      directConvGrid(dg, tile, n1 - n0, g.C, wg),
-    );
+  return sumInOrder(partials);
+}
+
+/** The sum of partial results in a fixed order (bit-identical run to run); disposes them. */
+function sumInOrder(partials: Tensor[]): Tensor {
+  let acc = partials[0]!;
+  for (const p of partials.slice(1)) {
+    const next = mapElementwise('add', EXPR.add, [acc, p]);
+    acc.dispose();
+    p.dispose();
+    acc = next;
   }
-  packed?.dispose();
-  return dx;
+  return acc;
 }
 
 /** dx [N, C, H, W] = conv2d's input gradient for dy [N, O, OH, OW]. */
@@ -280,7 +303,7 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
   const v = variant ?? convVariant('backward-data', g);
-  if (v !== 'gemm' && directBackwardDataApplies(g) && oRanges.length === 1) return launchDirectBackwardData(g, dy, w, parseTile(v));
+  if (v !== 'gemm' && directBackwardDataApplies(g)) return launchDirectBackwardData(g, dy, w, parseTile(v));
   const partials: Tensor[] = [];
   for (const [o0, o1] of oRanges) {
     const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
@@ -309,14 +332,7 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
     partials.push(dx);
   }
   // Weight slices (only for weights beyond one binding) are summed in a fixed order.
-  let acc = partials[0]!;
-  for (const p of partials.slice(1)) {
-    const next = mapElementwise('add', EXPR.add, [acc, p]);
-    acc.dispose();
-    p.dispose();
-    acc = next;
-  }
-  return acc;
+  return sumInOrder(partials);
 }
 
 /** Invocations a weight-gradient launch aims for before splitting its long sum (split-K). */

@@ -2,15 +2,16 @@
  * A conv weight larger than one 128 MiB binding (VGG's fc6 is 411 MB): every forward variant splits
  * it into output-channel chunks. The packed variants pad each chunk to whole blocks of TN channels,
  * so their chunks must be whole blocks too (the paper's training step once failed here with
- * "binding 'wp' of 167772160 bytes exceeds maxStorageBufferBindingSize"). Spot checks around the
- * chunk boundary against f64 sums.
+ * "binding 'wp' of 167772160 bytes exceeds maxStorageBufferBindingSize"). The input gradient sums
+ * over the output channels: its direct variants add one partial dx per channel range. Spot checks
+ * around the chunk boundary (forward) and sums spanning every range (input gradient) against f64.
  */
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tensor } from '../../engine/index.ts';
 import { keep } from '../../engine/scope.ts';
 import { Tensor } from '../../engine/tensor.ts';
-import { conv2dGeometry, launchConvForward } from '../../engine/ops/conv.ts';
+import { conv2dGeometry, launchConvBackwardData, launchConvForward } from '../../engine/ops/conv.ts';
 import { maxBindingElements } from '../../engine/kernels/binding.ts';
 import { variantApplies } from '../../engine/autotune.ts';
 
@@ -69,6 +70,44 @@ describe('conv2d with a weight larger than one binding', () => {
       }
     }
     x.dispose();
+    w.dispose();
+  }, 300_000);
+
+  it('gives the f64 input gradient for gemm, direct, packed and subgroup direct (partial sums over channel ranges)', async () => {
+    const dyd = Float32Array.from({ length: O * H * W }, (_, i) => hashValue(i, 3));
+    const wd = new Float32Array(O * C * KK);
+    for (let i = 0; i < wd.length; i++) wd[i] = hashValue(i, 4) * 0.1;
+    const dy = keep(tensor(dyd, [1, O, H, W]));
+    const w = keep(tensor(wd, [O, C, K, K]));
+    const g = conv2dGeometry([1, C, H, W], [O, C, K, K], { padding: 'same' });
+    const ref = (c: number, iy: number, ix: number): number => {
+      let s = 0;
+      for (let o = 0; o < O; o++) {
+        for (let ky = 0; ky < K; ky++) {
+          const oy = iy + 3 - ky;
+          if (oy < 0 || oy >= H) continue;
+          for (let kx = 0; kx < K; kx++) {
+            const ox = ix + 3 - kx;
+            if (ox < 0 || ox >= W) continue;
+            s += dyd[(o * H + oy) * W + ox]! * wd[((o * C + c) * K + ky) * K + kx]!;
+          }
+        }
+      }
+      return s;
+    };
+    const spots: [number, number, number][] = [[0, 0, 0], [17, 4, 6], [511, 9, 9], [256, 0, 9]];
+    const variants = ['gemm', 'direct-16x8', 'direct-8x8v', 'direct-8x8s'].filter((v) => variantApplies('backward-data', g, v));
+    expect(variants.length).toBeGreaterThanOrEqual(3);
+    for (const variant of variants) {
+      const dx = launchConvBackwardData(g, dy, w, variant);
+      const dxd = await dx.data();
+      dx.dispose();
+      for (const [c, iy, ix] of spots) {
+        const want = ref(c, iy, ix);
+        expect(Math.abs(dxd[(c * H + iy) * W + ix]! - want), `${variant} c ${c} (${iy},${ix})`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want));
+      }
+    }
+    dy.dispose();
     w.dispose();
   }, 300_000);
 });

@@ -34,6 +34,8 @@ export function directWorkgroupSize(g: DirectGeometry, tile: DirectTile, N: numb
 export interface DirectGeometry {
   C: number; H: number; W: number; OH: number; OW: number;
   KH: number; KW: number; SH: number; SW: number; PT: number; PL: number; DH: number; DW: number;
+  /** Elements between samples of x when the launch reads a channel range of a larger tensor (default C*H*W). */
+  xStride?: number;
 }
 
 /** How w(q, c, ky, kx) is addressed: q*qStride + c*cStride + tap, tap flipped (the input gradient). */
@@ -125,7 +127,7 @@ function tilePrologue(g: DirectGeometry, P: number, TN: number, cols: number[], 
   let n = r / ${OH}u;
   let ox0 = xt * ${P}u;
   let o0 = wg.y * ${TN}u;
-  let xn = n * ${C * H * W}u - u.xOff;
+  let xn = n * ${g.xStride ?? C * H * W}u - u.xOff;
 ${columns}`;
 }
 

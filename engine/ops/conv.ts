@@ -14,7 +14,7 @@ import { record } from '../autograd/graph.ts';
 import { grid1d } from '../kernels/kernel.ts';
 import { maxBindingElements, windowOf, type Window } from '../kernels/binding.ts';
 import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor, type ConvGeometry } from '../kernels/conv2d.ts';
-import { EXPR, mapElementwise } from '../kernels/elementwise.ts';
+import { EXPR, fill, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
 import { directConvGrid, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
@@ -235,9 +235,59 @@ function packWeights(C: number, KH: number, KW: number, layout: WeightLayout, TN
   return wp;
 }
 
-/** A stride-1 conv's input gradient is a conv of dy with the flipped, transposed weight. */
+/**
+ * A stride-1 conv's input gradient is a conv of dy with the flipped, transposed weight; a strided
+ * one (a transposed conv's forward) is SH*SW such convs, one per output phase (below).
+ */
 export function directBackwardDataApplies(g: ConvGeometry): boolean {
-  return g.SH === 1 && g.SW === 1;
+  return (g.SH === 1 && g.SW === 1) || (g.DH === 1 && g.DW === 1);
+}
+
+/**
+ * One output phase (ry, rx) of a strided conv's input gradient: the pixels dx[iy = SH*a + ry,
+ * ix = SW*b + rx] take dy[oy, ox] * w[ky, kx] only from the taps ky = ky0 + SH*j (ky0 = (ry + PT)
+ * mod SH), at oy = a + dY - j (dY = (ry + PT - ky0) / SH), and likewise along x. Over (a, b) that is
+ * a stride-1 conv of dy with the sub-kernel of those taps in reverse order, padded by KHp - 1 - dY:
+ * the direct kernels run it unchanged, writing every SH-th row and SW-th column of dx.
+ * A phase without taps (a kernel smaller than its stride) has zeros there: `empty`.
+ */
+interface BackwardDataPhase {
+  dg: DirectGeometry;
+  layout: WeightLayout;
+  empty: boolean;
+}
+
+function backwardDataPhases(g: ConvGeometry, channels: number): BackwardDataPhase[] {
+  const KK = g.KH * g.KW;
+  if (g.SH === 1 && g.SW === 1) {
+    const dg: DirectGeometry = {
+      C: channels, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+      PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
+    };
+    return [{ dg, layout: { qStride: KK, cStride: g.C * KK, flip: true }, empty: false }];
+  }
+  const axis = (r: number, S: number, P: number, K: number, size: number) => {
+    const k0 = (((r + P) % S) + S) % S;
+    const taps = k0 < K ? Math.ceil((K - k0) / S) : 0;
+    const d = (r + P - k0) / S;
+    return { k0, taps, pad: taps - 1 - d, outputs: Math.ceil((size - r) / S) };
+  };
+  const phases: BackwardDataPhase[] = [];
+  for (let ry = 0; ry < g.SH; ry++) {
+    for (let rx = 0; rx < g.SW; rx++) {
+      const y = axis(ry, g.SH, g.PT, g.KH, g.H), x = axis(rx, g.SW, g.PL, g.KW, g.W);
+      if (y.outputs <= 0 || x.outputs <= 0) continue;
+      const empty = y.taps === 0 || x.taps === 0;
+      const dg: DirectGeometry = {
+        C: channels, H: g.OH, W: g.OW, OH: y.outputs, OW: x.outputs, KH: Math.max(1, y.taps), KW: Math.max(1, x.taps), SH: 1, SW: 1,
+        PT: y.pad, PL: x.pad, DH: 1, DW: 1,
+        out: { H: g.H, W: g.W, SY: g.SH, SX: g.SW, RY: ry, RX: rx },
+      };
+      const sub = { rowBase: y.k0 + g.SH * (y.taps - 1), colBase: x.k0 + g.SW * (x.taps - 1), SH: g.SH, SW: g.SW, KW: g.KW };
+      phases.push({ dg, layout: { qStride: KK, cStride: g.C * KK, flip: false, sub }, empty });
+    }
+  }
+  return phases;
 }
 
 function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: DirectTile): Tensor {
@@ -245,38 +295,38 @@ function launchDirectBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, tile: 
   const KK = g.KH * g.KW;
   const plane = g.OH * g.OW;
   const xs = g.C * g.H * g.W, ys = g.O * plane;
-  const layout: WeightLayout = { qStride: KK, cStride: g.C * KK, flip: true };
   // Weights beyond one binding (fc6's input gradient: 411 MB) go in ranges of output channels, the
   // sum the input gradient runs over: one partial dx per range, added in a fixed order.
   const channels = tile.packed ? Math.ceil(g.C / tile.TN) * tile.TN : g.C;
   const partials: Tensor[] = [];
   for (const [o0, o1] of channelChunks(g.O, channels * KK)) {
     const oc = o1 - o0;
-    const dg: DirectGeometry = {
-      C: oc, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
-      PT: (g.KH - 1) * g.DH - g.PT, PL: (g.KW - 1) * g.DW - g.PL, DH: g.DH, DW: g.DW,
-      // a channel range of dy: its samples stay ys apart
-      ...(oc < g.O ? { xStride: ys } : {}),
-    };
-    const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+    const phases = backwardDataPhases(g, oc);
+    const dx = phases.some((ph) => ph.empty) ? fill([g.N, g.C, g.H, g.W], 0) : Tensor.empty([g.N, g.C, g.H, g.W]);
     let ww = windowOf(w.buffer, o0 * g.C * KK, o1 * g.C * KK);
     let wOff = u32(ww.first - o0 * g.C * KK);
-    const packed = tile.packed ? packWeights(oc, g.KH, g.KW, layout, tile.TN, ww, wOff, g.C) : null;
+    // packed weights: stride-1 convs only (variantApplies), one phase with the flipped layout
+    const packed = tile.packed ? packWeights(oc, g.KH, g.KW, phases[0]!.layout, tile.TN, ww, wOff, g.C) : null;
     if (packed) {
       ww = windowOf(packed.buffer, 0, packed.size);
       wOff = 0;
     }
-    for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
-      const dyw = windowOf(dy.buffer, n0 * ys + o0 * plane, (n1 - 1) * ys + o1 * plane);
-      const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
-      const wg = directWorkgroupSize(dg, tile, n1 - n0);
-      const def = directKernelFor(dg, layout, tile, wg);
-      e.dispatch(
-        def,
-        { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys - o0 * plane), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },
-        [dyw.slice, ww.slice, ww.slice, dxw.slice],
-        directConvGrid(dg, tile, n1 - n0, g.C, wg),
-      );
+    for (const { dg: phaseGeometry, layout, empty } of phases) {
+      if (empty) continue;
+      // a channel range of dy: its samples stay ys apart
+      const dg: DirectGeometry = oc < g.O ? { ...phaseGeometry, xStride: ys } : phaseGeometry;
+      for (const [n0, n1] of batchChunks(g.N, [xs, ys])) {
+        const dyw = windowOf(dy.buffer, n0 * ys + o0 * plane, (n1 - 1) * ys + o1 * plane);
+        const dxw = windowOf(dx.buffer, n0 * xs, n1 * xs);
+        const wg = directWorkgroupSize(dg, tile, n1 - n0);
+        const def = directKernelFor(dg, layout, tile, wg);
+        e.dispatch(
+          def,
+          { N: n1 - n0, O: g.C, oBase: 0, oCount: g.C, xOff: u32(dyw.first - n0 * ys - o0 * plane), wOff, yOff: u32(dxw.first - n0 * xs), bOff: 0, hasBias: 0, relu: 0 },
+          [dyw.slice, ww.slice, ww.slice, dxw.slice],
+          directConvGrid(dg, tile, n1 - n0, g.C, wg),
+        );
+      }
     }
     packed?.dispose();
     partials.push(dx);

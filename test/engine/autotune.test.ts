@@ -46,9 +46,13 @@ describe('conv autotuner', () => {
     expect(() => forceConvVariant('forward', 'winograd')).toThrow(/unknown conv variant/);
   });
 
-  it('the input gradient of a strided conv has no direct candidate', () => {
+  it('the input gradient of a strided conv has direct candidates (one launch per phase) but no packed ones, and none when dilated', () => {
     const s2 = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 1, stride: 2 });
-    expect(convCandidates('backward-data', s2)).toEqual(['gemm']);
+    const cands = convCandidates('backward-data', s2);
+    expect(cands).toContain('direct-16x8');
+    expect(cands.filter((v) => v.endsWith('v'))).toEqual([]);
+    const dilated = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 2, stride: 2, dilation: 2 });
+    expect(convCandidates('backward-data', dilated)).toEqual(['gemm']);
   });
 
   it('subgroup-shared variants are candidates exactly where the adapter has subgroups of 8 or more lanes', () => {

@@ -36,6 +36,15 @@ export interface DirectGeometry {
   KH: number; KW: number; SH: number; SW: number; PT: number; PL: number; DH: number; DW: number;
   /** Elements between samples of x when the launch reads a channel range of a larger tensor (default C*H*W). */
   xStride?: number;
+  /**
+   * One phase of a strided conv's input gradient: this launch's output pixel (oy, ox) is pixel
+   * (oy*SY + RY, ox*SX + RX) of an H x W output (default: the launch's own OH x OW, dense).
+   */
+  out?: OutputPhase;
+}
+
+export interface OutputPhase {
+  H: number; W: number; SY: number; SX: number; RY: number; RX: number;
 }
 
 /** How w(q, c, ky, kx) is addressed: q*qStride + c*cStride + tap, tap flipped (the input gradient). */
@@ -43,6 +52,19 @@ export interface WeightLayout {
   qStride: number;
   cStride: number;
   flip: boolean;
+  /**
+   * A phase of a strided conv's input gradient (instead of flip): tap (ky, kx) of the launch's
+   * sub-kernel is tap (rowBase - SH*ky, colBase - SW*kx) of the full kernel, whose rows are KW long.
+   */
+  sub?: { rowBase: number; colBase: number; SH: number; SW: number; KW: number };
+}
+
+/** The tap offset of (kyExpr, kx) in a weight layout: kyExpr a WGSL u32 expression, kx a constant or expression. */
+function tapOffset(wl: WeightLayout, KH: number, KW: number, kyExpr: string, kx: number | string): string {
+  const kxTerm = (base: number, step: number): string => (typeof kx === 'number' ? `${base + step * kx}u` : `(${base}u ${step < 0 ? '-' : '+'} ${Math.abs(step)}u * ${kx})`);
+  if (wl.sub) return `(${wl.sub.rowBase}u - ${wl.sub.SH}u * ${kyExpr}) * ${wl.sub.KW}u + ${kxTerm(wl.sub.colBase, -wl.sub.SW)}`;
+  if (wl.flip) return `(${KH - 1}u - ${kyExpr}) * ${KW}u + ${kxTerm(KW - 1, -1)}`;
+  return `${kyExpr} * ${KW}u + ${kxTerm(0, 1)}`;
 }
 
 /** A register tile: P output pixels of one row x TN output channels per invocation. */
@@ -173,14 +195,18 @@ fn act(v: f32) -> f32 {
 /** Shared epilogue: bias, fused ReLU and the guarded writes; acc(p, q) names the accumulator of pixel p, channel q. */
 function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number, q: number) => string): string {
   const { OH, OW } = g;
+  const o = g.out ?? { H: OH, W: OW, SY: 1, SX: 1, RY: 0, RX: 0 };
+  const plane = o.H * o.W;
+  const row = o.SY === 1 && o.RY === 0 ? `oy * ${o.W}u` : `(oy * ${o.SY}u + ${o.RY}u) * ${o.W}u`;
+  const col = o.SX === 1 && o.RX === 0 ? 'ox0' : `ox0 * ${o.SX}u + ${o.RX}u`;
   return `  if (gid.x >= tiles) { return; }
-  let yRow = (n * u.O + u.oBase + o0) * ${OH * OW}u + oy * ${OW}u + ox0 - u.yOff;
+  let yRow = (n * u.O + u.oBase + o0) * ${plane}u + ${row} + ${col} - u.yOff;
 ${range(TN)
   .map(
     (q) => `  if (o0 + ${q}u < u.oCount) {
     var b${q} = 0.0;
     if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
-${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * OH * OW + p}u] = act(${acc(p, q)} + b${q}); }`).join('\n')}
+${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * plane + p * o.SX}u] = act(${acc(p, q)} + b${q}); }`).join('\n')}
   }`,
   )
   .join('\n')}`;
@@ -196,8 +222,7 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
   const rows4 = !!tile.rows4 && rows4Apply(g, tile);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN);
-  const tap = (kyExpr: string, kx: number): string =>
-    wl.flip ? `(${KH - 1}u - ${kyExpr}) * ${KW}u + ${KW - 1 - kx}u` : `${kyExpr} * ${KW}u + ${kx}u`;
+  const tap = (kyExpr: string, kx: number): string => tapOffset(wl, KH, KW, kyExpr, kx);
   const inner: string[] = [];
   for (let kx = 0; kx < KW; kx++) {
     for (const q of Q) inner.push(`      let w${q}_${kx} = w[wq${q} + wc + ${tap('ky', kx)}];`);
@@ -447,14 +472,11 @@ function makeDirectConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile:
   const P_ = range(P), Q = range(TN);
   const chunks = (KW * TN) / 8;
   // the lane's weight of chunk j: channel (8j + l) % TN, column (8j + l) / TN, flipped for the input gradient
+  // (the tap offset of row 0 and the lane's column; the row's part is added in the loop)
   const laneRows = range(chunks)
-    .map((j) => {
-      const col = `(${8 * j}u + sl) / ${TN}u`;
-      const kx = wl.flip ? `(${KW - 1}u - ${col})` : col;
-      return `  let wr${j} = min(o0 + (${8 * j}u + sl) % ${TN}u, u.oCount - 1u) * ${wl.qStride}u + ${kx} - u.wOff;`;
-    })
+    .map((j) => `  let wr${j} = min(o0 + (${8 * j}u + sl) % ${TN}u, u.oCount - 1u) * ${wl.qStride}u + ${tapOffset(wl, KH, KW, '0u', `((${8 * j}u + sl) / ${TN}u)`)} - u.wOff;`)
     .join('\n');
-  const kyTap = wl.flip ? `(${KH - 1}u - ky) * ${KW}u` : `ky * ${KW}u`;
+  const kyTap = `${tapOffset(wl, KH, KW, 'ky', 0)} - (${tapOffset(wl, KH, KW, '0u', 0)})`;
   const inner: string[] = [];
   for (let j = 0; j < chunks; j++) inner.push(`      let wl${j} = w[wr${j} + wt];`);
   for (let kx = 0; kx < KW; kx++) {

@@ -181,9 +181,18 @@ export function convVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   const key = shapeKey(pass, g);
   if (tuningOff()) return defaultVariant(pass, g);
   const hit = loadCache()[adapterKey()]?.[key];
-  if (hit && variantApplies(pass, g, hit.variant)) return hit.variant;
+  if (hit && variantApplies(pass, g, hit.variant)) {
+    // a choice made before this version's candidates existed still runs, and is measured again
+    if (!measuredAll(hit, pass, g)) pending.set(key, { pass, g });
+    return hit.variant;
+  }
   pending.set(key, { pass, g });
   return defaultVariant(pass, g);
+}
+
+/** Whether a cache entry timed every candidate the shape has now (a newer engine may add some). */
+function measuredAll(entry: { ms: Record<string, number> }, pass: ConvPass, g: ConvGeometry): boolean {
+  return convCandidates(pass, g).every((v) => v in entry.ms);
 }
 
 /** The measured choice for a shape, if tuned on this adapter. */
@@ -205,7 +214,7 @@ export async function tuneConv(pass: ConvPass, g: ConvGeometry, reps = 2): Promi
   const ad = adapterKey();
   const known = loadCache()[ad]?.[key];
   pending.delete(key);
-  if (known) return known.variant;
+  if (known && measuredAll(known, pass, g)) return known.variant;
   if (!trialOf) throw new Error('autotune: no conv trial registered (import engine/ops/conv.ts)');
   const e = engine();
   const ms: Record<string, number> = {};

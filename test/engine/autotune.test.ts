@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tidy, zeros } from '../../engine/index.ts';
 import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
-import { convCandidates, convVariant, forceConvVariant, parseTile, shapeKey, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
+import { convCandidates, convVariant, forceConvVariant, parseTile, setAutotuneStore, shapeKey, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
 import { engine } from '../../engine/engine.ts';
+import { autotuneFileStore } from '../../node/autotune-file-store.ts';
 
 useEngine();
 
@@ -37,6 +38,21 @@ describe('conv autotuner', () => {
     expect(entry.variant).toBe(fastest[0]);
     expect(v).toBe(entry.variant);
     expect(convVariant('forward', g)).toBe(v);
+  });
+
+  it('a cached choice that did not time every candidate of today (an older engine) runs until the shape is tuned again', async () => {
+    const old = conv2dGeometry([1, 8, 10, 10], [16, 8, 3, 3], { padding: 1 });
+    const path = join(dir, 'conv-variants.json');
+    const file = JSON.parse(readFileSync(path, 'utf8')) as Cache;
+    const ad = Object.keys(file)[0]!;
+    file[ad]![shapeKey('forward', old)] = { variant: 'gemm', ms: { gemm: 1 } };
+    writeFileSync(path, JSON.stringify(file));
+    setAutotuneStore(autotuneFileStore); // the same file store again: drops the choices held in memory
+    expect(convVariant('forward', old)).toBe('gemm');
+    expect(await tunePendingConvs()).toBe(1);
+    const retuned = (JSON.parse(readFileSync(path, 'utf8')) as Cache)[ad]![shapeKey('forward', old)]!;
+    expect(Object.keys(retuned.ms).sort()).toEqual(convCandidates('forward', old).sort());
+    expect(convVariant('forward', old)).toBe(retuned.variant);
   });
 
   it('a forced variant wins over the cache; an unknown one is refused', () => {

@@ -56,7 +56,7 @@ export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant):
   }
   if (kRows !== undefined) return false;
   if (packed && TN % 4 !== 0) return false;
-  if (subgroup && (TN % 8 !== 0 || !subgroupsOf8())) return false;
+  if (subgroup && (TN % 4 !== 0 || !subgroupsOf8())) return false;
   // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
   if (rows4 && !rows4Apply({ SW: pass === 'forward' ? g.SW : 1, DW: g.DW, W: pass === 'forward' ? g.W : g.OW }, { P, TN })) return false;
   // the direct input gradient: a stride-1 conv's, or one per output phase of a strided conv without
@@ -77,8 +77,8 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
-  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr'],
+  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
     'gemm', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
@@ -93,7 +93,7 @@ export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
  * Before tuning: what measured best on llvmpipe (GL route, Mesa 22.3) for most shapes. A conv of
  * under ~2 MFLOP is dominated by the launch itself: it keeps the one-dispatch gemm kernel.
  */
-function defaultVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
+export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
   if (pass === 'backward-weights') {
     // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe); kernels of 5x5 and
@@ -179,15 +179,13 @@ export function convVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   const f = forced[pass] ?? envVariant();
   if (f !== undefined && variantApplies(pass, g, f)) return f;
   const key = shapeKey(pass, g);
-  if (tuningOff()) return defaultVariant(pass, g);
+  if (tuningOff()) return defaultConvVariant(pass, g);
   const hit = loadCache()[adapterKey()]?.[key];
-  if (hit && variantApplies(pass, g, hit.variant)) {
-    // a choice made before this version's candidates existed still runs, and is measured again
-    if (!measuredAll(hit, pass, g)) pending.set(key, { pass, g });
-    return hit.variant;
-  }
+  // a choice made among fewer candidates (an older engine's cache) counts as none: the default runs
+  // (it may be one of the newer kernels) until the shape is measured again
+  if (hit && variantApplies(pass, g, hit.variant) && measuredAll(hit, pass, g)) return hit.variant;
   pending.set(key, { pass, g });
-  return defaultVariant(pass, g);
+  return defaultConvVariant(pass, g);
 }
 
 /** Whether a cache entry timed every candidate the shape has now (a newer engine may add some). */

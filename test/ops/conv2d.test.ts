@@ -106,6 +106,30 @@ describe.each(WEIGHT_TILES)('conv2d weight gradient with the tile %s', (tile, ti
   }
 });
 
+// Subgroup kernels with 4 channels per lane: a 3x3 kernel row's 12 weights fill one and a half
+// 8-lane chunks (the spare lanes load a value no lane reads). Forward and input gradient.
+describe.each(['direct-8x4s', 'direct-16x4sr'])('conv2d forward and input gradient with the subgroup tile %s', (tile) => {
+  for (const c of [cases[2]!, cases[4]!, cases[14]!, cases[16]!, cases[6]!]) {
+    it(`x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`, async () => {
+      useVariants({ forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' });
+      const ro = refOpts(c);
+      const k = c.k as number;
+      const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
+      await checkOp({
+        op: 'conv2d',
+        label: `${tile} x[${c.n},${c.c},${c.h},${c.w}] k${k}`,
+        inputs: [{ shape: [c.n, c.c, c.h, c.w], grad: true }, { shape: [c.o, c.c, k, k], grad: true }],
+        gpu: ([x, w]) => conv2d(x!, w!, null, opts),
+        ref: ([x, w]) => refConv(x!, w!, null, ro),
+        refBackward: ([x, w], dy) => {
+          const g = conv2dBackward(x!, w!, dy, ro, false);
+          return [g.dx, g.dw];
+        },
+      });
+    });
+  }
+});
+
 describe('direct conv variants are deterministic', () => {
   it('two runs of forward, dx and dw are bit-identical', async () => {
     useVariants(VARIANT_SETS[1]!.set);

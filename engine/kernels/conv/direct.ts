@@ -458,7 +458,7 @@ ${tileEpilogue(g, P, TN, (p, q) => `a${p}_${Math.floor(q / 4)}[${q % 4}]`)}
  * taking values i = 8j + l (channel i % TN, column i / TN: a per-lane address either way, so the
  * weights are read where they are, with no repacking pass), and handed to every lane with
  * subgroupBroadcast from a constant lane (an extract and a splat). Needs subgroups of at least 8
- * lanes and TN a multiple of 8.
+ * lanes and TN a multiple of 4.
  */
 export function directConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectTile, wgSize: number): KernelDef {
   return memoized(`directConvSubgroupKernel:${JSON.stringify([g, wl, tile, wgSize])}`, () => makeDirectConvSubgroupKernel(g, wl, tile, wgSize));
@@ -470,11 +470,14 @@ function makeDirectConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile:
   const rows4 = !!tile.rows4 && rows4Apply(g, tile);
   const cols = columnOffsets(P, KW, SW, DW);
   const P_ = range(P), Q = range(TN);
-  const chunks = (KW * TN) / 8;
-  // the lane's weight of chunk j: channel (8j + l) % TN, column (8j + l) / TN, flipped for the input gradient
+  // KW*TN values in chunks of 8 (the last one partly filled when KW*TN is not a multiple of 8: its
+  // spare lanes load the last value again, which no lane reads)
+  const chunks = Math.ceil((KW * TN) / 8);
+  const laneValue = (j: number): string => (8 * (j + 1) > KW * TN ? `min(${8 * j}u + sl, ${KW * TN - 1}u)` : `(${8 * j}u + sl)`);
+  // the lane's weight of chunk j: channel i % TN, column i / TN (i = 8j + l), flipped for the input gradient
   // (the tap offset of row 0 and the lane's column; the row's part is added in the loop)
   const laneRows = range(chunks)
-    .map((j) => `  let wr${j} = min(o0 + (${8 * j}u + sl) % ${TN}u, u.oCount - 1u) * ${wl.qStride}u + ${tapOffset(wl, KH, KW, '0u', `((${8 * j}u + sl) / ${TN}u)`)} - u.wOff;`)
+    .map((j) => `  let wr${j} = min(o0 + ${laneValue(j)} % ${TN}u, u.oCount - 1u) * ${wl.qStride}u + ${tapOffset(wl, KH, KW, '0u', `(${laneValue(j)} / ${TN}u)`)} - u.wOff;`)
     .join('\n');
   const kyTap = `${tapOffset(wl, KH, KW, 'ky', 0)} - (${tapOffset(wl, KH, KW, '0u', 0)})`;
   const inner: string[] = [];

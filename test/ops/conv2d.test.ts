@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backward, tensor } from '../../engine/index.ts';
 import { mulberry32, randomArr } from '../reference/array.ts';
 import { useEngine } from '../helpers/gpu.ts';
-import { VARIANT_SETS, useVariants } from '../helpers/conv-variants.ts';
+import { VARIANT_SETS, useVariants, type VariantSet } from '../helpers/conv-variants.ts';
 import { checkOp } from '../helpers/op-check.ts';
 import { conv2d as refConv, conv2dBackward, tfConv2dOpts, type Conv2dOpts } from '../reference/conv2d.ts';
 import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
@@ -73,6 +73,27 @@ describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, 
   }
 });
 
+const caseLabel = (c: Case): string => `x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`;
+
+/** A square-kernel case without bias under one variant set: forward, dx and dw against f64. */
+async function checkUnbiasedConv(c: Case, name: string, set: VariantSet): Promise<void> {
+  useVariants(set);
+  const ro = refOpts(c);
+  const k = c.k as number;
+  const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
+  await checkOp({
+    op: 'conv2d',
+    label: `${name} ${caseLabel(c)}`,
+    inputs: [{ shape: [c.n, c.c, c.h, c.w], grad: true }, { shape: [c.o, c.c, k, k], grad: true }],
+    gpu: ([x, w]) => conv2d(x!, w!, null, opts),
+    ref: ([x, w]) => refConv(x!, w!, null, ro),
+    refBackward: ([x, w], dy) => {
+      const g = conv2dBackward(x!, w!, dy, ro, false);
+      return [g.dx, g.dw];
+    },
+  });
+}
+
 // More weight-gradient tiles. The subgroup-shared ones (s) split the TN x P output-gradient values
 // into 8-lane chunks: 4x8s and 4x16s chunks span two channels, 8x4s tails a 13-wide row (and fits a
 // 5x5 kernel, strided). k1 tiles take one kernel row per workgroup (3x3, strided 5x5, 7x7 SAME).
@@ -86,23 +107,7 @@ const WEIGHT_TILES: [string, Case[]][] = [
 ];
 describe.each(WEIGHT_TILES)('conv2d weight gradient with the tile %s', (tile, tileCases) => {
   for (const c of tileCases) {
-    it(`x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`, async () => {
-      useVariants({ forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile });
-      const ro = refOpts(c);
-      const k = c.k as number;
-      const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
-      await checkOp({
-        op: 'conv2d',
-        label: `dw ${tile} x[${c.n},${c.c},${c.h},${c.w}] k${k}`,
-        inputs: [{ shape: [c.n, c.c, c.h, c.w], grad: true }, { shape: [c.o, c.c, k, k], grad: true }],
-        gpu: ([x, w]) => conv2d(x!, w!, null, opts),
-        ref: ([x, w]) => refConv(x!, w!, null, ro),
-        refBackward: ([x, w], dy) => {
-          const g = conv2dBackward(x!, w!, dy, ro, false);
-          return [g.dx, g.dw];
-        },
-      });
-    });
+    it(caseLabel(c), () => checkUnbiasedConv(c, `dw ${tile}`, { forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile }));
   }
 });
 
@@ -110,23 +115,7 @@ describe.each(WEIGHT_TILES)('conv2d weight gradient with the tile %s', (tile, ti
 // 8-lane chunks (the spare lanes load a value no lane reads). Forward and input gradient.
 describe.each(['direct-8x4s', 'direct-16x4sr'])('conv2d forward and input gradient with the subgroup tile %s', (tile) => {
   for (const c of [cases[2]!, cases[4]!, cases[14]!, cases[16]!, cases[6]!]) {
-    it(`x[${c.n},${c.c},${c.h},${c.w}] k${c.k} o${c.o} s${c.stride ?? 1}`, async () => {
-      useVariants({ forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' });
-      const ro = refOpts(c);
-      const k = c.k as number;
-      const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
-      await checkOp({
-        op: 'conv2d',
-        label: `${tile} x[${c.n},${c.c},${c.h},${c.w}] k${k}`,
-        inputs: [{ shape: [c.n, c.c, c.h, c.w], grad: true }, { shape: [c.o, c.c, k, k], grad: true }],
-        gpu: ([x, w]) => conv2d(x!, w!, null, opts),
-        ref: ([x, w]) => refConv(x!, w!, null, ro),
-        refBackward: ([x, w], dy) => {
-          const g = conv2dBackward(x!, w!, dy, ro, false);
-          return [g.dx, g.dw];
-        },
-      });
-    });
+    it(caseLabel(c), () => checkUnbiasedConv(c, tile, { forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' }));
   }
 });
 

@@ -15,7 +15,7 @@
  */
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
-import { rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
+import { directInputGradientApplies, rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
@@ -59,10 +59,7 @@ export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant):
   if (subgroup && (TN % 4 !== 0 || !subgroupsOf8())) return false;
   // vec4 rows: the kernel's input rows are x's (forward) or dy's (the input gradient, stride 1)
   if (rows4 && !rows4Apply({ SW: pass === 'forward' ? g.SW : 1, DW: g.DW, W: pass === 'forward' ? g.W : g.OW }, { P, TN })) return false;
-  // the direct input gradient: a stride-1 conv's, or one per output phase of a strided conv without
-  // dilation (not packed: the packing kernel knows only the flipped layout); weights beyond one
-  // binding go in output-channel ranges
-  if (pass === 'backward-data' && !(g.SH === 1 && g.SW === 1) && (packed || g.DH !== 1 || g.DW !== 1)) return false;
+  if (pass === 'backward-data' && !directInputGradientApplies(g, { P, TN, packed })) return false;
   return P * TN <= (subgroup ? 512 : 128);
 }
 

@@ -17,7 +17,7 @@ import { CONV_WG, conv2dBackwardDataFor, conv2dBackwardWeight, conv2dForwardFor,
 import { EXPR, fill, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
-import { directConvGrid, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
+import { directConvGrid, directInputGradientApplies, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
 import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
@@ -236,14 +236,6 @@ function packWeights(C: number, KH: number, KW: number, layout: WeightLayout, TN
 }
 
 /**
- * A stride-1 conv's input gradient is a conv of dy with the flipped, transposed weight; a strided
- * one (a transposed conv's forward) is SH*SW such convs, one per output phase (below).
- */
-export function directBackwardDataApplies(g: ConvGeometry): boolean {
-  return (g.SH === 1 && g.SW === 1) || (g.DH === 1 && g.DW === 1);
-}
-
-/**
  * One output phase (ry, rx) of a strided conv's input gradient: the pixels dx[iy = SH*a + ry,
  * ix = SW*b + rx] take dy[oy, ox] * w[ky, kx] only from the taps ky = ky0 + SH*j (ky0 = (ry + PT)
  * mod SH), at oy = a + dY - j (dY = (ry + PT - ky0) / SH), and likewise along x. Over (a, b) that is
@@ -353,7 +345,7 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
   const v = variant ?? convVariant('backward-data', g);
-  if (v !== 'gemm' && directBackwardDataApplies(g)) return launchDirectBackwardData(g, dy, w, parseTile(v));
+  if (v !== 'gemm' && directInputGradientApplies(g, parseTile(v))) return launchDirectBackwardData(g, dy, w, parseTile(v));
   const partials: Tensor[] = [];
   for (const [o0, o1] of oRanges) {
     const dx = Tensor.empty([g.N, g.C, g.H, g.W]);

@@ -255,6 +255,16 @@ ${tileEpilogue(g, P, TN, (p, q) => `a${p}_${q}`)}
   };
 }
 
+/**
+ * Whether the direct kernels compute a conv's input gradient with this tile: a stride-1 conv's is a
+ * conv of dy with the flipped, transposed weight; a strided one's (a transposed conv's forward) is
+ * one such conv per output phase (ops/conv.ts), without dilation and not packed (packWeightsKernel
+ * knows only the flipped layout, not a phase's sub-kernel).
+ */
+export function directInputGradientApplies(g: Pick<DirectGeometry, 'SH' | 'SW' | 'DH' | 'DW'>, tile: DirectTile): boolean {
+  return (g.SH === 1 && g.SW === 1) || (!tile.packed && g.DH === 1 && g.DW === 1);
+}
+
 /** Workgroups of a directConvKernel launch over N samples and oCount channels. */
 export function directConvGrid(g: DirectGeometry, tile: DirectTile, N: number, oCount: number, wgSize: number): [number, number, number] {
   return [Math.ceil((N * g.OH * Math.ceil(g.OW / tile.P)) / wgSize), Math.ceil(oCount / tile.TN), 1];

@@ -16,13 +16,14 @@
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import { directInputGradientApplies, rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
+import { winogradApplies, winogradGeometryOf, type WinogradTile } from './kernels/conv/winograd.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
 /**
  * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (weights,
  * or for the weight gradient output gradients, shared through the subgroup), each optionally with
- * 'r' (input rows read as vec4s).
+ * 'r' (input rows read as vec4s); 'winograd-PxTN[s]' (3x3 stride 1: Winograd F(2x2,3x3), kernels/conv/winograd.ts).
  */
 export type ConvVariant = string;
 
@@ -30,9 +31,24 @@ const forced: Partial<Record<ConvPass, ConvVariant>> = {};
 
 /** Forces a variant for a pass (tests, benchmarks); undefined restores the tuned choice. */
 export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): void {
-  if (v !== undefined && v !== 'gemm') parseTile(v);
+  if (v !== undefined) checkVariantName(v);
   if (v === undefined) delete forced[pass];
   else forced[pass] = v;
+}
+
+/** Throws on a name that is no variant (gemm, direct-..., winograd-...). */
+function checkVariantName(v: ConvVariant): void {
+  if (v === 'gemm') return;
+  if (v.startsWith('winograd')) parseWinogradTile(v);
+  else parseTile(v);
+}
+
+/** 'winograd-PxTN[s]': Winograd F(2x2,3x3) with a GEMM tile of P tiles x TN channels (s: U shared by the subgroup). */
+export function parseWinogradTile(v: ConvVariant): WinogradTile | null {
+  if (!v.startsWith('winograd')) return null;
+  const m = /^winograd-(\d+)x(\d+)(s?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN, then s for weights shared by the subgroup)`);
+  return { P: Number(m[1]), TN: Number(m[2]), subgroup: m[3] === 's' };
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
@@ -46,6 +62,11 @@ export function parseTile(v: ConvVariant): DirectTile {
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
+  const wino = parseWinogradTile(v);
+  if (wino) {
+    const wg = pass === 'backward-weights' ? null : winogradGeometryOf(pass, g);
+    return !!wg && winogradApplies(wg, wino, subgroupsOf8());
+  }
   const { P, TN, packed, rows4, subgroup, kRows } = parseTile(v);
   if (pass === 'backward-weights') {
     // TN x (kernel rows) x KW accumulators per lane; shared: the subgroup loads TN*P output-gradient values, 8 at a time
@@ -74,8 +95,8 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
-  'backward-data': ['gemm', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  forward: ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  'backward-data': ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
     'gemm', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
@@ -83,7 +104,21 @@ const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
 };
 
 export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
-  return CANDIDATES[pass].filter((v) => variantApplies(pass, g, v));
+  const P = tileWidthFor(pass === 'backward-data' ? g.W : g.OW);
+  const fitted = pass !== 'backward-weights' && P !== 8 ? [`direct-${P}x8s`, `direct-${P}x16s`] : [];
+  return [...CANDIDATES[pass], ...fitted].filter((v) => variantApplies(pass, g, v));
+}
+
+/**
+ * Pixels per lane for rows of `width` outputs: the width from 5 to 12 that wastes the fewest columns
+ * (a row's last tile computes up to P-1 columns past its end), 8 on a tie (vec4 rows need a multiple
+ * of 4), else the wider.
+ */
+export function tileWidthFor(width: number): number {
+  const waste = (P: number) => Math.ceil(width / P) * P - width;
+  let best = 8;
+  for (let P = 12; P >= 5; P--) if (waste(P) < waste(best)) best = P;
+  return best;
 }
 
 /**
@@ -101,8 +136,15 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
   }
   const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];
   if (wide < 8 || channels < 8) return 'gemm';
-  // subgroup-shared weights where the adapter has subgroups of 8 or more (2-3x the 'v' kernels on llvmpipe)
-  const shared = ['direct-8x8sr', 'direct-8x8s'].find((s) => variantApplies(pass, g, s));
+  // 3x3 stride 1 with 128 or more channels summed: Winograd F(2x2,3x3) (1.3-1.6x direct-8x8sr on
+  // llvmpipe from 16x16 to 160x160; with 64 at 320x320 its transforms' memory traffic loses)
+  const summed = pass === 'backward-data' ? g.O : g.C;
+  if (summed >= 128 && channels >= 32 && variantApplies(pass, g, 'winograd-4x32s')) return 'winograd-4x32s';
+  // subgroup-shared weights where the adapter has subgroups of 8 or more (2-3x the 'v' kernels on
+  // llvmpipe), 8 pixels per lane unless another width fills the rows better (fc6's 10x10: 10 pixels,
+  // 1.5x over 8 whose second tile of a row computes 6 columns for nothing)
+  const P = tileWidthFor(wide);
+  const shared = (P === 8 ? ['direct-8x8sr', 'direct-8x8s'] : [`direct-${P}x8s`]).find((s) => variantApplies(pass, g, s));
   if (shared) return shared;
   const v = wide < 16 ? 'direct-8x8v' : channels >= 16 ? 'direct-16x16v' : 'direct-16x8v';
   return variantApplies(pass, g, v) ? v : 'gemm';
@@ -167,7 +209,7 @@ function saveCache(): void {
 function envVariant(): ConvVariant | undefined {
   const v = envVar('MATTING_CONV_VARIANT');
   if (!v) return undefined;
-  if (v !== 'gemm') parseTile(v);
+  checkVariantName(v);
   return v;
 }
 

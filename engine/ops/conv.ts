@@ -18,7 +18,9 @@ import { EXPR, fill, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
 import { directConvGrid, directInputGradientApplies, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
-import { convVariant, parseTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { convVariant, parseTile, parseWinogradTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { winogradGeometryOf } from '../kernels/conv/winograd.ts';
+import { launchWinograd } from './conv-winograd.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
 
@@ -147,7 +149,10 @@ function geometryUniforms(g: ConvGeometry, N: number) {
 /** y = conv(x, w) + b (then ReLU with `relu`), with y [N, O, OH, OW] given; `variant` overrides the tuned choice. */
 export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, variant?: ConvVariant, relu = false): void {
   const v = variant ?? convVariant('forward', g);
-  if (v !== 'gemm') return launchDirectForward(g, x, w, b, y, parseTile(v), relu);
+  const wino = parseWinogradTile(v);
+  const wg = wino && winogradGeometryOf('forward', g);
+  if (wino && wg) return launchWinograd(wg, g.N, x, w, { qStride: g.C * 9, cStride: 9, flip: false }, b, y, wino, relu);
+  if (v !== 'gemm' && !wino) return launchDirectForward(g, x, w, b, y, parseTile(v), relu);
   const e = engine();
   const K = g.C * g.KH * g.KW;
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
@@ -345,7 +350,15 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
   const v = variant ?? convVariant('backward-data', g);
-  if (v !== 'gemm' && directInputGradientApplies(g, parseTile(v))) return launchDirectBackwardData(g, dy, w, parseTile(v));
+  const wino = parseWinogradTile(v);
+  const wg = wino && winogradGeometryOf('backward-data', g);
+  if (wino && wg) {
+    // the conv of dy with the transposed, flipped weights
+    const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+    launchWinograd(wg, g.N, dy, w, { qStride: 9, cStride: g.C * 9, flip: true }, null, dx, wino, false);
+    return dx;
+  }
+  if (v !== 'gemm' && !wino && directInputGradientApplies(g, parseTile(v))) return launchDirectBackwardData(g, dy, w, parseTile(v));
   const partials: Tensor[] = [];
   for (const [o0, o1] of oRanges) {
     const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
@@ -386,7 +399,7 @@ export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor,
   const cols = g.C * g.KH * g.KW;
   const shape = [g.O, g.C, g.KH, g.KW];
   const ranges = channelChunks(g.O, cols);
-  const partials = (o0: number, o1: number) => (v === 'gemm' ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v)));
+  const partials = (o0: number, o1: number) => (v === 'gemm' || v.startsWith('winograd') ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v)));
   if (ranges.length === 1) {
     const slabs = partials(0, g.O);
     // The common case, one slab: its split-K sum (or the slab itself) is dw, with no copy into a

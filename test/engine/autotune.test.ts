@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tidy, zeros } from '../../engine/index.ts';
 import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
-import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseTile, setAutotuneStore, shapeKey, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
+import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseTile, setAutotuneStore, shapeKey, tileWidthFor, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
 import { engine } from '../../engine/engine.ts';
 import { autotuneFileStore } from '../../node/autotune-file-store.ts';
 
@@ -93,6 +93,23 @@ describe('conv autotuner', () => {
     expect(variantApplies('forward', k7, 'direct-8x8sk1')).toBe(false);
     expect(parseTile('direct-8x16sk1')).toEqual({ P: 8, TN: 16, packed: false, subgroup: true, rows4: false, kRows: 1 });
     expect(parseTile('direct-16x16sr')).toEqual({ P: 16, TN: 16, packed: false, subgroup: true, rows4: true });
+  });
+
+  it('the default tile width fits the row: 10 pixels for 10- and 20-wide rows, 8 where 8 divides, 7 for 13', () => {
+    expect([10, 20, 40, 320, 13, 7, 16].map(tileWidthFor)).toEqual([10, 10, 8, 8, 7, 7, 8]);
+    const f = engine().acquired.features;
+    const has = f.subgroups && f.subgroupMinSize >= 8;
+    const fc6 = conv2dGeometry([1, 64, 10, 10], [512, 64, 7, 7], { padding: 'same' });
+    expect(defaultConvVariant('forward', fc6)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
+    expect(defaultConvVariant('backward-data', fc6)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
+    if (has) expect(convCandidates('forward', fc6)).toContain('direct-10x16s');
+    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'direct-8x8sr' : 'direct-16x16v');
+    // 128 or more channels summed (dx sums the output channels): Winograd
+    const wide = conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1 });
+    expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd-4x32s' : 'direct-16x16v');
+    expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'direct-10x8s' : 'direct-16x16v');
+    expect(variantApplies('backward-weights', wide, 'winograd-4x32s')).toBe(false);
+    expect(variantApplies('forward', conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1, stride: 2 }), 'winograd-4x8')).toBe(false);
   });
 
   it('shapes seen by conv ops are tuned by tunePendingConvs, once', async () => {

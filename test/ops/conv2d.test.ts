@@ -119,6 +119,22 @@ describe.each(['direct-8x4s', 'direct-16x4sr'])('conv2d forward and input gradie
   }
 });
 
+// Tile widths that are not a multiple of 4 (the defaults fit the width to the row: fc6's 10x10 takes
+// 10): rows of 10 (one tile, 7x7 SAME), 13 (a 10-wide tile and a 3-wide tail), 37 (a 5-wide tail).
+describe.each(['direct-10x8s', 'direct-5x16s', 'direct-7x8s'])('conv2d forward and input gradient with the tile width of %s', (tile) => {
+  for (const c of [cases[2]!, cases[7]!, cases[14]!, cases[16]!, cases[6]!]) {
+    it(caseLabel(c), () => checkUnbiasedConv(c, tile, { forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' }));
+  }
+});
+
+// Winograd F(2x2,3x3) tiles: odd output sizes (a tile's second row or column outside), a batch of 3,
+// 64 summed channels, fewer output channels than the channel block, negative mirrored padding in dx.
+describe.each(['winograd-8x8s', 'winograd-8x16s', 'winograd-4x32s', 'winograd-8x8'])('conv2d forward and input gradient with the Winograd tile %s', (tile) => {
+  for (const c of [cases[1]!, cases[2]!, cases[5]!, cases[14]!, cases[15]!, cases[16]!]) {
+    it(caseLabel(c), () => checkUnbiasedConv(c, tile, { forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' }));
+  }
+});
+
 describe('direct conv variants are deterministic', () => {
   it('two runs of forward, dx and dw are bit-identical', async () => {
     useVariants(VARIANT_SETS[1]!.set);

@@ -25,9 +25,7 @@ import type { KernelDef } from '../kernel.ts';
 /** Invocations per workgroup: up to 64, fewer when a launch has few pixel tiles (idle lanes still cost). */
 export function directWorkgroupSize(g: DirectGeometry, tile: DirectTile, N: number): number {
   const tiles = N * g.OH * Math.ceil(g.OW / tile.P);
-  let wg = 8;
-  while (wg < 64 && wg < tiles) wg *= 2;
-  return wg;
+  return Math.min(64, Math.ceil(tiles / 8) * 8);
 }
 
 /** A conv in the kernel's own terms: x [N, C, H, W] -> y [N, O, OH, OW] (only the launch's slice). */

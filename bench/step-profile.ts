@@ -1,0 +1,95 @@
+/**
+ * Where a full training step's GPU time goes: records every dispatch of one step (forward, losses,
+ * backward, Adam), then replays each one alone (submit, wait) and prints the time per kernel and
+ * shape, costliest first. Replays run on the step's own buffers (the pool never destroys them while
+ * the engine runs; their contents are whatever the step left, which does not change the work).
+ *   npx tsx bench/step-profile.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--top 40] [--reps 1]
+ */
+import '../node/register-dawn.ts';
+import { initEngine, shutdownEngine } from '../engine/engine.ts';
+import { tensor } from '../engine/creation.ts';
+import { tidy } from '../engine/scope.ts';
+import { backward } from '../engine/autograd/backward.ts';
+import { noGrad } from '../engine/autograd/graph.ts';
+import { Adam } from '../engine/optim/adam.ts';
+import type { KernelDef } from '../engine/kernels/kernel.ts';
+import { MattingModel } from '../matting/graph/model.ts';
+import { mattingLosses } from '../matting/losses.ts';
+import { syntheticSample } from '../matting/data/synthetic.ts';
+import { stackSamples } from '../matting/data/augment.ts';
+import type { ModelConfig } from '../matting/graph/config.ts';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+};
+const encoder = arg('encoder', 'vgg16-dual') as ModelConfig['encoder'];
+const size = Number(arg('size', '320'));
+const batch = Number(arg('batch', '1'));
+const top = Number(arg('top', '40'));
+const reps = Number(arg('reps', '1'));
+const width = Number(arg('width', '1'));
+
+const e = await initEngine();
+const model = new MattingModel({ encoder, inputSize: size, width });
+const opt = new Adam(model.trainableParameters(), { lr: 1e-5 });
+const b = stackSamples(Array.from({ length: batch }, (_, i) => syntheticSample(i + 1, size)));
+
+const step = () => {
+  const total = tidy(() => {
+    const inputs = {
+      image: tensor(b.image, [batch, 3, size, size]), trimap: tensor(b.trimap, [batch, 1, size, size]),
+      alpha: tensor(b.alpha, [batch, 1, size, size]), fg: tensor(b.fg, [batch, 3, size, size]), bg: tensor(b.bg, [batch, 3, size, size]),
+    };
+    const out = model.forward(inputs.image, inputs.trimap);
+    const terms = mattingLosses(out, inputs, model.config.lossWeights);
+    backward(terms.total);
+    noGrad(() => { opt.step(); opt.zeroGrad(); });
+    return terms.total.detach();
+  });
+  return total;
+};
+
+// One step to compile every pipeline, then one recorded.
+(await step().item(), undefined);
+type Call = Parameters<typeof e.dispatch>;
+const calls: Call[] = [];
+const dispatch = e.dispatch.bind(e);
+e.dispatch = (def: KernelDef, uniforms, storage, workgroups) => {
+  calls.push([def, { ...uniforms }, [...storage], [...workgroups] as [number, number, number]]);
+  dispatch(def, uniforms, storage, workgroups);
+};
+let t0 = performance.now();
+await step().item();
+const stepMs = performance.now() - t0;
+e.dispatch = dispatch;
+
+// The shape line a generated kernel carries (its first `// x [...]` comment), else the grid.
+const shapeOf = (c: Call): string => /\/\/ (x \[[^\n]*)/.exec(c[0].body)?.[1]?.replace(/;$/, '') ?? `grid ${c[3].join('x')}`;
+const byKey = new Map<string, { ms: number; n: number }>();
+let replayMs = 0;
+for (const c of calls) {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    await e.sync();
+    t0 = performance.now();
+    dispatch(...c);
+    await e.sync();
+    best = Math.min(best, performance.now() - t0);
+  }
+  replayMs += best;
+  const key = `${c[0].name}  ${shapeOf(c)}`;
+  const s = byKey.get(key) ?? { ms: 0, n: 0 };
+  s.ms += best;
+  s.n++;
+  byKey.set(key, s);
+}
+const rows = [...byKey].sort((a, b) => b[1].ms - a[1].ms);
+console.log(`${encoder} ${size}px batch ${batch}: step ${(stepMs / 1000).toFixed(2)} s, ${calls.length} dispatches, replayed one at a time ${(replayMs / 1000).toFixed(2)} s`);
+console.log('| ms | share | dispatches | kernel, shape |\n| ---: | ---: | ---: | --- |');
+for (const [k, s] of rows.slice(0, top)) console.log(`| ${s.ms.toFixed(1)} | ${((100 * s.ms) / replayMs).toFixed(1)}% | ${s.n} | ${k} |`);
+const rest = rows.slice(top).reduce((a, [, s]) => a + s.ms, 0);
+if (rows.length > top) console.log(`| ${rest.toFixed(1)} | ${((100 * rest) / replayMs).toFixed(1)}% | | ${rows.length - top} more |`);
+opt.dispose();
+model.dispose();
+shutdownEngine();

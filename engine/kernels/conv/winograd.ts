@@ -1,0 +1,278 @@
+/**
+ * "winograd": 3x3 stride-1 convolutions as Winograd F(2x2, 3x3) (Lavin & Gray, 2015), in four passes:
+ *
+ *   U[pos][c][o] = (G g G^T)[pos]   per (output channel o, input channel c); g = w(o, c) as a 3x3
+ *   V[pos][c][t] = (B^T d B)[pos]   per (input channel, tile t); d = the 4x4 input patch of tile t
+ *   M[pos][o][t] = sum_c U[pos][c][o] V[pos][c][t]    16 independent GEMMs (pos = 4*row + column)
+ *   y(o, tile t) = A^T M[.][o][t] A  (+ bias, ReLU)    the tile's 2x2 output pixels
+ *
+ * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ * A^T = [1 1 1 0; 0 1 -1 -1]. A tile's 2x2 outputs take 16 multiply-adds per channel pair instead
+ * of 36: the GEMM does 2.25x less arithmetic than the direct kernels, and its inner loop (P tiles
+ * x TN channels per invocation, V read as vec4s, U shared through the subgroup as in
+ * directConvSubgroupKernel) is as load-lean as theirs. The transforms are adds only; V and M cost
+ * 4x the input's and output's memory (the launcher splits the batch so each fits one binding).
+ *
+ * The same kernels compute a stride-1 conv's input gradient (a conv of dy with the transposed,
+ * flipped weights, padding mirrored: the WeightLayout of direct.ts). Sums run in a fixed order:
+ * results are bit-identical run to run.
+ */
+import type { KernelDef } from '../kernel.ts';
+import { maxBindingElements } from '../binding.ts';
+import type { ConvGeometry } from '../conv2d.ts';
+import type { WeightLayout } from './direct.ts';
+
+/** A 3x3 stride-1 conv in the kernels' terms: x [N, C, H, W] -> y [N, O, OH, OW] (the launch's samples). */
+export interface WinogradGeometry {
+  C: number; H: number; W: number; O: number; OH: number; OW: number; PT: number; PL: number;
+}
+
+/** A GEMM register tile: P tiles (a multiple of 4: vec4 loads of V) x TN output channels (a multiple of 8 with subgroups). */
+export interface WinogradTile {
+  P: number;
+  TN: number;
+  subgroup: boolean;
+}
+
+/**
+ * The Winograd form of a conv pass, or null where it does not apply (3x3, stride 1, dilation 1
+ * only). The input gradient is a conv of dy (O channels, OH x OW) into dx (C channels, H x W)
+ * with the padding mirrored.
+ */
+export function winogradGeometryOf(pass: 'forward' | 'backward-data', g: ConvGeometry): WinogradGeometry | null {
+  if (g.KH !== 3 || g.KW !== 3 || g.SH !== 1 || g.SW !== 1 || g.DH !== 1 || g.DW !== 1) return null;
+  if (pass === 'forward') return { C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, PT: g.PT, PL: g.PL };
+  return { C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, PT: 2 - g.PT, PL: 2 - g.PL };
+}
+
+/** Output channels padded to the GEMM's channel block. */
+export const winogradChannels = (O: number, tile: WinogradTile): number => Math.ceil(O / tile.TN) * tile.TN;
+
+/** Tiles of one sample's V and M, padded to the GEMM's tile block. */
+export function winogradSampleElements(g: WinogradGeometry, tile: WinogradTile): number {
+  const { TH, TW } = winogradTiles(g);
+  return 16 * Math.max(g.C, winogradChannels(g.O, tile)) * Math.ceil((TH * TW) / tile.P) * tile.P;
+}
+
+/**
+ * Whether a tile runs a Winograd geometry: P a multiple of 4, TN of 8 with subgroups (lanes load
+ * U 8 at a time) and of 4 without, at most 128 accumulators, one sample's V and M and the weights
+ * within one binding.
+ */
+export function winogradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
+  const { P, TN, subgroup } = tile;
+  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (subgroup ? 8 : 4) !== 0 || P * TN > 128) return false;
+  if (subgroup && !subgroupsOf8) return false;
+  const max = maxBindingElements();
+  return winogradSampleElements(g, tile) <= max && 16 * g.C * winogradChannels(g.O, tile) <= max && 9 * g.C * g.O <= max;
+}
+
+/** Tiles of one sample: ceil(OH/2) x ceil(OW/2). */
+export function winogradTiles(g: Pick<WinogradGeometry, 'OH' | 'OW'>): { TH: number; TW: number } {
+  return { TH: Math.ceil(g.OH / 2), TW: Math.ceil(g.OW / 2) };
+}
+
+const generated = new Map<string, KernelDef>();
+function memoized(key: string, make: () => KernelDef): KernelDef {
+  let def = generated.get(key);
+  if (!def) generated.set(key, (def = make()));
+  return def;
+}
+
+const range = (n: number): number[] => [...Array(n).keys()];
+
+/** The 1-D transforms as WGSL expressions of four (or three) named values. */
+const BT = (d: string[]): string[] => [`${d[0]} - ${d[2]}`, `${d[1]} + ${d[2]}`, `${d[2]} - ${d[1]}`, `${d[1]} - ${d[3]}`];
+const Gt = (g: string[]): string[] => [g[0]!, `0.5 * (${g[0]} + ${g[1]} + ${g[2]})`, `0.5 * (${g[0]} - ${g[1]} + ${g[2]})`, g[2]!];
+const AT = (m: string[]): string[] => [`${m[0]} + ${m[1]} + ${m[2]}`, `${m[1]} - ${m[2]} - ${m[3]}`];
+
+/** A 2-D transform of `rows x cols` named values a{i}_{j}: the 1-D one down the columns, then along the rows. */
+function transform2d(src: string, dst: string, rows: number, cols: number, f: (v: string[]) => string[]): string {
+  const out: string[] = [];
+  const mid = range(cols).map((j) => f(range(rows).map((i) => `${src}${i}_${j}`)));
+  const R = mid[0]!.length;
+  for (let r = 0; r < R; r++) for (let j = 0; j < cols; j++) out.push(`  let ${dst}t${r}_${j} = ${mid[j]![r]};`);
+  for (let r = 0; r < R; r++) {
+    const row = f(range(cols).map((j) => `${dst}t${r}_${j}`));
+    row.forEach((e, s) => out.push(`  let ${dst}${r}_${s} = ${e};`));
+  }
+  return out.join('\n');
+}
+
+/**
+ * U[pos][c][o] for o < Op (Op: O rounded up to the GEMM's channel block, zero past O), from weights
+ * w(o, c, tap) = w[o*qStride + c*cStride + tap] (tap flipped for the input gradient). One
+ * invocation per (c, o).
+ */
+export function winogradWeightKernel(C: number, O: number, Op: number, wl: WeightLayout): KernelDef {
+  return memoized(`winogradWeight:${JSON.stringify([C, O, Op, wl])}`, () => {
+    const tap = (k: number) => (wl.flip ? 8 - k : k);
+    return {
+      name: 'winogradWeights',
+      uniforms: [['wOff', 'u32']],
+      storage: [
+        ['w', 'read', 'array<f32>'],
+        ['U', 'write', 'array<f32>'],
+      ],
+      body: `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= ${C * Op}u) { return; }
+  let o = i % ${Op}u;
+  let c = i / ${Op}u;
+  let ok = o < ${O}u;
+  let base = min(o, ${O - 1}u) * ${wl.qStride}u + c * ${wl.cStride}u - u.wOff;
+${range(9).map((k) => `  let g${Math.floor(k / 3)}_${k % 3} = select(0.0, w[base + ${tap(k)}u], ok);`).join('\n')}
+${transform2d('g', 'u', 3, 3, Gt)}
+${range(16).map((p) => `  U[${p * C * Op}u + i] = u${p >> 2}_${p & 3};`).join('\n')}
+}`,
+    };
+  });
+}
+
+/**
+ * V[pos][c][t] for t < Tp (u.tp; zero for t >= u.tiles, the padding up to the GEMM's tile block):
+ * the transformed 4x4 input patch of tile t = (n, ty, tx), rows 2ty - PT .., columns 2tx - PL ..,
+ * zero outside the input. One invocation per (c, t).
+ */
+export function winogradInputKernel(g: WinogradGeometry, xStride: number): KernelDef {
+  return memoized(`winogradInput:${JSON.stringify([g, xStride])}`, () => {
+    const { C, H, W, PT, PL } = g;
+    const { TH, TW } = winogradTiles(g);
+    const R = range(4);
+    return {
+      name: 'winogradInput',
+      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['xOff', 'u32']],
+      storage: [
+        ['x', 'read', 'array<f32>'],
+        ['V', 'write', 'array<f32>'],
+      ],
+      body: `
+// x [N,${C},${H},${W}], tiles of 2x2 outputs ${TH}x${TW} per sample, padding ${PT},${PL}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= ${C}u * u.tp) { return; }
+  let t = i % u.tp;
+  let c = i / u.tp;
+  let live = t < u.tiles;
+  let tc = min(t, u.tiles - 1u);
+  let tx = tc % ${TW}u;
+  let r = tc / ${TW}u;
+  let ty = r % ${TH}u;
+  let n = r / ${TH}u;
+  let plane = n * ${xStride}u + c * ${H * W}u - u.xOff;
+${R.map((k) => `  let iy${k} = i32(ty * 2u) + (${k - PT});
+  let rv${k} = live & (iy${k} >= 0) & (iy${k} < ${H});
+  let row${k} = plane + u32(clamp(iy${k}, 0, ${H - 1})) * ${W}u;
+  let ix${k} = i32(tx * 2u) + (${k - PL});
+  let cv${k} = (ix${k} >= 0) & (ix${k} < ${W});
+  let col${k} = u32(clamp(ix${k}, 0, ${W - 1}));`).join('\n')}
+${R.flatMap((a) => R.map((b) => `  let d${a}_${b} = select(0.0, x[row${a} + col${b}], rv${a} & cv${b});`)).join('\n')}
+${transform2d('d', 'v', 4, 4, BT)}
+  let at = c * u.tp + t;
+${range(16).map((p) => `  V[${p * C}u * u.tp + at] = v${p >> 2}_${p & 3};`).join('\n')}
+}`,
+    };
+  });
+}
+
+/**
+ * The 16 GEMMs M[pos][o][t] = sum_c U[pos][c][o] V[pos][c][t] (pos = workgroup_id.z, channel block
+ * workgroup_id.x, so that neighbouring workgroups share V's tiles). One invocation: P tiles x TN
+ * channels. With subgroups lane l loads U[pos][c][o0 + l + 8j] and subgroupBroadcast hands the TN
+ * values round (one load per lane per 8 channels instead of TN per-lane loads of one address).
+ */
+export function winogradGemmKernel(C: number, Op: number, tile: WinogradTile, wgSize: number): KernelDef {
+  return memoized(`winogradGemm:${JSON.stringify([C, Op, tile, wgSize])}`, () => {
+    const { P, TN, subgroup } = tile;
+    const V4 = P / 4;
+    const Ps = range(P), Q = range(TN), K4 = range(V4), J = range(TN / 8);
+    const uLoads = subgroup
+      ? [...J.map((j) => `    let ul${j} = U[ub + c * ${Op}u + ${8 * j}u];`), ...Q.map((q) => `    let u${q} = subgroupBroadcast(ul${q >> 3}, ${q & 7}u);`)]
+      : Q.map((q) => `    let u${q} = U[ub + c * ${Op}u + ${q}u];`);
+    return {
+      name: `winogradGemm_${P}x${TN}${subgroup ? 's' : ''}`,
+      ...(subgroup ? { enables: ['subgroups'] } : {}),
+      uniforms: [['groups', 'u32'], ['tp4', 'u32']],
+      storage: [
+        ['U', 'read', 'array<f32>'],
+        ['V', 'read', 'array<vec4<f32>>'],
+        ['M', 'write', 'array<vec4<f32>>'],
+      ],
+      body: `
+// ${C} channels summed, ${Op} outputs, ${P} tiles x ${TN} channels per invocation
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>${subgroup ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
+  let gi = wg.y * ${wgSize}u + li;
+  let tg = min(gi, u.groups - 1u);
+  let o0 = wg.x * ${TN}u;
+  let pos = wg.z;
+  let vb = pos * ${C}u * u.tp4 + tg * ${V4}u;
+  let ub = pos * ${C * Op}u + o0${subgroup ? ' + min(lane, 7u)' : ''};
+${Ps.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
+  for (var c = 0u; c < ${C}u; c++) {
+${K4.map((k) => `    let v${k} = V[vb + c * u.tp4 + ${k}u];`).join('\n')}
+${uLoads.join('\n')}
+${Q.flatMap((q) => Ps.map((p) => `    a${p}_${q} += v${p >> 2}[${p & 3}] * u${q};`)).join('\n')}
+  }
+  if (gi >= u.groups) { return; }
+  let mb = (pos * ${Op}u + o0) * u.tp4 + tg * ${V4}u;
+${Q.flatMap((q) => K4.map((k) => `  M[mb + ${q}u * u.tp4 + ${k}u] = vec4<f32>(${range(4).map((e) => `a${4 * k + e}_${q}`).join(', ')});`)).join('\n')}
+}`,
+    };
+  });
+}
+
+/**
+ * y from M: the 2x2 outputs of tile t for channel o, plus bias and the fused ReLU, those inside the
+ * OH x OW output written. One invocation per (o, t), t fastest (neighbouring lanes read neighbouring M).
+ */
+export function winogradOutputKernel(g: WinogradGeometry, Op: number): KernelDef {
+  return memoized(`winogradOutput:${JSON.stringify([g, Op])}`, () => {
+    const { O, OH, OW } = g;
+    const { TH, TW } = winogradTiles(g);
+    const R = range(4);
+    return {
+      name: 'winogradOutput',
+      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'], ['relu', 'u32']],
+      storage: [
+        ['M', 'read', 'array<f32>'],
+        ['bias', 'read', 'array<f32>'],
+        ['y', 'write', 'array<f32>'],
+      ],
+      body: `
+fn act(v: f32) -> f32 {
+  if (u.relu != 0u) { return max(v, 0.0); }
+  return v;
+}
+// y [N,${O},${OH},${OW}] from tiles ${TH}x${TW} per sample
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= ${O}u * u.tiles) { return; }
+  let t = i % u.tiles;
+  let o = i / u.tiles;
+  let tx = t % ${TW}u;
+  let r = t / ${TW}u;
+  let ty = r % ${TH}u;
+  let n = r / ${TH}u;
+  let mb = o * u.tp + t;
+${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(4 * a + b) * Op}u * u.tp + mb];`)).join('\n')}
+${transform2d('m', 'z', 4, 4, AT)}
+  var b = 0.0;
+  if (u.hasBias != 0u) { b = bias[o - u.bOff]; }
+  let oy = ty * 2u;
+  let ox = tx * 2u;
+  let at = (n * ${O}u + o) * ${OH * OW}u + oy * ${OW}u + ox - u.yOff;
+  y[at] = act(z0_0 + b);
+  if (ox + 1u < ${OW}u) { y[at + 1u] = act(z0_1 + b); }
+  if (oy + 1u < ${OH}u) {
+    y[at + ${OW}u] = act(z1_0 + b);
+    if (ox + 1u < ${OW}u) { y[at + ${OW + 1}u] = act(z1_1 + b); }
+  }
+}`,
+    };
+  });
+}

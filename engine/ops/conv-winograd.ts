@@ -1,0 +1,61 @@
+/**
+ * The launcher of the Winograd F(2x2,3x3) kernels (kernels/conv/winograd.ts): weights transformed
+ * once per call, then per batch chunk (so that V and M fit one binding) the input transform, the 16
+ * GEMMs in one dispatch and the output transform with bias and ReLU. Serves a 3x3 stride-1 conv's
+ * forward and its input gradient (ops/conv.ts picks the geometry and weight layout).
+ */
+import { engine } from '../engine.ts';
+import { Tensor } from '../tensor.ts';
+import { grid1d } from '../kernels/kernel.ts';
+import { maxBindingElements, windowOf } from '../kernels/binding.ts';
+import type { WeightLayout } from '../kernels/conv/direct.ts';
+import {
+  winogradChannels, winogradGemmKernel, winogradInputKernel, winogradOutputKernel, winogradSampleElements, winogradTiles,
+  winogradWeightKernel, type WinogradGeometry, type WinogradTile,
+} from '../kernels/conv/winograd.ts';
+
+const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u32 arithmetic is modular
+
+/** A tensor's first `n` elements as one binding (the pool may hand out a larger buffer). */
+const head = (t: Tensor, n: number) => windowOf(t.buffer, 0, n).slice;
+
+/** y [N, O, OH, OW] = the conv of x [N, C, H, W] with w(o, c, tap) (+ bias, ReLU), 3x3 stride 1, via F(2x2,3x3). */
+export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Tensor, wl: WeightLayout, b: Tensor | null, y: Tensor, tile: WinogradTile, relu: boolean): void {
+  const e = engine();
+  const { C, O } = g;
+  const Op = winogradChannels(O, tile);
+  const U = Tensor.empty([16 * C * Op], 'f32', 'winograd weights');
+  const ww = windowOf(w.buffer, 0, 9 * C * O);
+  e.dispatch(winogradWeightKernel(C, O, Op, wl), { wOff: ww.first }, [ww.slice, head(U, 16 * C * Op)], grid1d(C * Op, 64));
+  const { TH, TW } = winogradTiles(g);
+  const xs = C * g.H * g.W, ys = O * g.OH * g.OW;
+  const per = Math.max(1, Math.floor(maxBindingElements() / winogradSampleElements(g, tile)));
+  const bw = b ? windowOf(b.buffer, 0, O) : null;
+  for (let n0 = 0; n0 < N; n0 += per) {
+    const n1 = Math.min(N, n0 + per);
+    const tiles = (n1 - n0) * TH * TW;
+    const tp = Math.ceil(tiles / tile.P) * tile.P;
+    const V = Tensor.empty([16 * C * tp], 'f32', 'winograd input tiles');
+    const M = Tensor.empty([16 * Op * tp], 'f32', 'winograd products');
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    e.dispatch(winogradInputKernel(g, xs), { tiles, tp, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(V, 16 * C * tp)], grid1d(C * tp, 64));
+    const groups = tp / tile.P;
+    const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
+    e.dispatch(
+      winogradGemmKernel(C, Op, tile, wgSize),
+      { groups, tp4: tp / 4 },
+      [head(U, 16 * C * Op), head(V, 16 * C * tp), head(M, 16 * Op * tp)],
+      [Op / tile.TN, Math.ceil(groups / wgSize), 16],
+    );
+    V.dispose();
+    const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
+    e.dispatch(
+      winogradOutputKernel(g, Op),
+      { tiles, tp, yOff: u32(yw.first - n0 * ys), bOff: bw ? bw.first : 0, hasBias: b ? 1 : 0, relu: relu ? 1 : 0 },
+      [head(M, 16 * Op * tp), bw ? bw.slice : head(M, 4), yw.slice],
+      grid1d(O * tiles, 64),
+    );
+    M.dispose();
+  }
+  U.dispose();
+}

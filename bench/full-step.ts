@@ -9,15 +9,7 @@
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { tunePendingConvs } from '../engine/autotune.ts';
-import { tensor } from '../engine/creation.ts';
-import { tidy } from '../engine/scope.ts';
-import { backward } from '../engine/autograd/backward.ts';
-import { noGrad } from '../engine/autograd/graph.ts';
-import { Adam } from '../engine/optim/adam.ts';
-import { MattingModel } from '../matting/graph/model.ts';
-import { mattingLosses } from '../matting/losses.ts';
-import { syntheticSample } from '../matting/data/synthetic.ts';
-import { stackSamples } from '../matting/data/augment.ts';
+import { fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
 const arg = (name: string, def: string) => {
@@ -34,26 +26,14 @@ const e = await initEngine();
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 console.log(`adapter: ${e.acquired.info.description} (${e.acquired.backend}); max binding ${mib(e.limits.maxStorageBufferBindingSize)}`);
 let t0 = performance.now();
-const model = new MattingModel({ encoder, inputSize: size, width: 1 });
-const opt = new Adam(model.trainableParameters(), { lr: 1e-5 });
+const { model, step, dispose } = fullStep(encoder, size, batch);
 await e.sync();
 console.log(`${encoder} at ${size}px, batch ${batch}: ${model.parameterCount().toLocaleString('en-US')} parameters, built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-const b = stackSamples(Array.from({ length: batch }, (_, i) => syntheticSample(i + 1, size)));
 for (let s = 0; s < steps; s++) {
   const times: Record<string, number> = {};
   let loss = 0;
   t0 = performance.now();
-  const total = tidy(() => {
-    const inputs = {
-      image: tensor(b.image, [batch, 3, size, size]), trimap: tensor(b.trimap, [batch, 1, size, size]),
-      alpha: tensor(b.alpha, [batch, 1, size, size]), fg: tensor(b.fg, [batch, 3, size, size]), bg: tensor(b.bg, [batch, 3, size, size]),
-    };
-    const out = model.forward(inputs.image, inputs.trimap);
-    const terms = mattingLosses(out, inputs, model.config.lossWeights);
-    backward(terms.total);
-    noGrad(() => { opt.step(); opt.zeroGrad(); });
-    return terms.total.detach();
-  });
+  const total = step();
   loss = await total.item();
   total.dispose();
   times.step = (performance.now() - t0) / 1000;
@@ -65,6 +45,5 @@ for (let s = 0; s < steps; s++) {
     console.log(`tuned ${n} conv shapes in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
 }
-opt.dispose();
-model.dispose();
+dispose();
 shutdownEngine();

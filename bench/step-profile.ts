@@ -7,16 +7,8 @@
  */
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
-import { tensor } from '../engine/creation.ts';
-import { tidy } from '../engine/scope.ts';
-import { backward } from '../engine/autograd/backward.ts';
-import { noGrad } from '../engine/autograd/graph.ts';
-import { Adam } from '../engine/optim/adam.ts';
 import type { KernelDef } from '../engine/kernels/kernel.ts';
-import { MattingModel } from '../matting/graph/model.ts';
-import { mattingLosses } from '../matting/losses.ts';
-import { syntheticSample } from '../matting/data/synthetic.ts';
-import { stackSamples } from '../matting/data/augment.ts';
+import { fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
 const arg = (name: string, def: string) => {
@@ -31,27 +23,12 @@ const reps = Number(arg('reps', '1'));
 const width = Number(arg('width', '1'));
 
 const e = await initEngine();
-const model = new MattingModel({ encoder, inputSize: size, width });
-const opt = new Adam(model.trainableParameters(), { lr: 1e-5 });
-const b = stackSamples(Array.from({ length: batch }, (_, i) => syntheticSample(i + 1, size)));
-
-const step = () => {
-  const total = tidy(() => {
-    const inputs = {
-      image: tensor(b.image, [batch, 3, size, size]), trimap: tensor(b.trimap, [batch, 1, size, size]),
-      alpha: tensor(b.alpha, [batch, 1, size, size]), fg: tensor(b.fg, [batch, 3, size, size]), bg: tensor(b.bg, [batch, 3, size, size]),
-    };
-    const out = model.forward(inputs.image, inputs.trimap);
-    const terms = mattingLosses(out, inputs, model.config.lossWeights);
-    backward(terms.total);
-    noGrad(() => { opt.step(); opt.zeroGrad(); });
-    return terms.total.detach();
-  });
-  return total;
-};
+const { step, dispose } = fullStep(encoder, size, batch, width);
 
 // One step to compile every pipeline, then one recorded.
-(await step().item(), undefined);
+const warm = step();
+await warm.item();
+warm.dispose();
 type Call = Parameters<typeof e.dispatch>;
 const calls: Call[] = [];
 const dispatch = e.dispatch.bind(e);
@@ -60,7 +37,9 @@ e.dispatch = (def: KernelDef, uniforms, storage, workgroups) => {
   dispatch(def, uniforms, storage, workgroups);
 };
 let t0 = performance.now();
-await step().item();
+const loss = step();
+await loss.item();
+loss.dispose();
 const stepMs = performance.now() - t0;
 e.dispatch = dispatch;
 
@@ -90,6 +69,5 @@ console.log('| ms | share | dispatches | kernel, shape |\n| ---: | ---: | ---: |
 for (const [k, s] of rows.slice(0, top)) console.log(`| ${s.ms.toFixed(1)} | ${((100 * s.ms) / replayMs).toFixed(1)}% | ${s.n} | ${k} |`);
 const rest = rows.slice(top).reduce((a, [, s]) => a + s.ms, 0);
 if (rows.length > top) console.log(`| ${rest.toFixed(1)} | ${((100 * rest) / replayMs).toFixed(1)}% | | ${rows.length - top} more |`);
-opt.dispose();
-model.dispose();
+dispose();
 shutdownEngine();

@@ -89,7 +89,7 @@ export interface DirectTile {
  * training step's recording time on the CPU.
  */
 const generated = new Map<string, KernelDef>();
-function memoized(key: string, make: () => KernelDef): KernelDef {
+export function memoized(key: string, make: () => KernelDef): KernelDef {
   let def = generated.get(key);
   if (!def) generated.set(key, (def = make()));
   return def;

@@ -20,7 +20,7 @@
 import type { KernelDef } from '../kernel.ts';
 import { maxBindingElements } from '../binding.ts';
 import type { ConvGeometry } from '../conv2d.ts';
-import type { WeightLayout } from './direct.ts';
+import { memoized, type WeightLayout } from './direct.ts';
 
 /** A 3x3 stride-1 conv in the kernels' terms: x [N, C, H, W] -> y [N, O, OH, OW] (the launch's samples). */
 export interface WinogradGeometry {
@@ -72,12 +72,6 @@ export function winogradTiles(g: Pick<WinogradGeometry, 'OH' | 'OW'>): { TH: num
   return { TH: Math.ceil(g.OH / 2), TW: Math.ceil(g.OW / 2) };
 }
 
-const generated = new Map<string, KernelDef>();
-function memoized(key: string, make: () => KernelDef): KernelDef {
-  let def = generated.get(key);
-  if (!def) generated.set(key, (def = make()));
-  return def;
-}
 
 const range = (n: number): number[] => [...Array(n).keys()];
 

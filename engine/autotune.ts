@@ -16,7 +16,7 @@
 import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import { directInputGradientApplies, rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
-import { winogradApplies, winogradGeometryOf, type WinogradTile } from './kernels/conv/winograd.ts';
+import { winogradApplies, winogradGeometryOf, winogradWeightGradApplies, type WinogradTile } from './kernels/conv/winograd.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
@@ -64,8 +64,9 @@ export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant):
   if (v === 'gemm') return true;
   const wino = parseWinogradTile(v);
   if (wino) {
-    const wg = pass === 'backward-weights' ? null : winogradGeometryOf(pass, g);
-    return !!wg && winogradApplies(wg, wino, subgroupsOf8());
+    const wg = winogradGeometryOf(pass, g);
+    if (!wg) return false;
+    return pass === 'backward-weights' ? winogradWeightGradApplies(wg, wino, subgroupsOf8()) : winogradApplies(wg, wino, subgroupsOf8());
   }
   const { P, TN, packed, rows4, subgroup, kRows } = parseTile(v);
   if (pass === 'backward-weights') {
@@ -98,7 +99,7 @@ const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
   forward: ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-data': ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
-    'gemm', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
+    'gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
   ],
 };
@@ -128,6 +129,9 @@ export function tileWidthFor(width: number): number {
 export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
   if (pass === 'backward-weights') {
+    // 3x3 stride 1 from 64 channels: F(3x3,2x2) (1.6x direct-4x8s on llvmpipe at 64x320x320, 2x at
+    // 128x160x160, 2.6x at 512x40x40; below ~32 channels its padded GEMM blocks lose)
+    if (g.C >= 64 && g.O >= 64 && variantApplies(pass, g, 'winograd-4x32s')) return 'winograd-4x32s';
     // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe); kernels of 5x5 and
     // more one kernel row per workgroup, for 16 channels (2x direct-8x4s at 5x5, 4x direct-8x2s at 7x7)
     const order = g.KH * g.KW >= 25 ? ['direct-4x16sk1', 'direct-8x4s', 'direct-8x2s', 'direct-4x8k1'] : ['direct-4x8s', 'direct-4x8', 'direct-4x2'];
@@ -135,7 +139,12 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
     return 'gemm';
   }
   const [wide, channels] = pass === 'backward-data' ? [g.W, g.C] : [g.OW, g.O];
-  if (wide < 8 || channels < 8) return 'gemm';
+  if (wide < 8) return 'gemm';
+  if (channels < 8) {
+    // few output channels (a prediction head's 64 -> 1): 4 channels a lane, the rest padding, still
+    // 4.9x gemm on llvmpipe (64 -> 1 at 320x320, 3x3 44 ms vs 213, 5x5 97 vs 481)
+    return ['direct-16x4sr', 'direct-8x4s'].find((v) => variantApplies(pass, g, v)) ?? 'gemm';
+  }
   // 3x3 stride 1 with 128 or more channels summed: Winograd F(2x2,3x3) (1.3-1.6x direct-8x8sr on
   // llvmpipe from 16x16 to 160x160; with 64 at 320x320 its transforms' memory traffic loses)
   const summed = pass === 'backward-data' ? g.O : g.C;

@@ -2,7 +2,8 @@
  * The launcher of the Winograd F(2x2,3x3) kernels (kernels/conv/winograd.ts): weights transformed
  * once per call, then per batch chunk (so that V and M fit one binding) the input transform, the 16
  * GEMMs in one dispatch and the output transform with bias and ReLU. Serves a 3x3 stride-1 conv's
- * forward and its input gradient (ops/conv.ts picks the geometry and weight layout).
+ * forward and its input gradient (ops/conv.ts picks the geometry and weight layout), and, as
+ * F(3x3,2x2), its weight gradient.
  */
 import { engine } from '../engine.ts';
 import { Tensor } from '../tensor.ts';
@@ -10,8 +11,8 @@ import { grid1d } from '../kernels/kernel.ts';
 import { maxBindingElements, windowOf } from '../kernels/binding.ts';
 import type { WeightLayout } from '../kernels/conv/direct.ts';
 import {
-  winogradChannels, winogradGemmKernel, winogradInputKernel, winogradOutputKernel, winogradSampleElements, winogradTiles,
-  winogradWeightKernel, type WinogradGeometry, type WinogradTile,
+  winogradChannels, winogradGemmKernel, winogradInputKernel, winogradOutputGradKernel, winogradOutputKernel, winogradSampleElements,
+  winogradTiles, winogradWeightGradKernel, winogradWeightKernel, type WinogradGeometry, type WinogradTile,
 } from '../kernels/conv/winograd.ts';
 
 const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u32 arithmetic is modular
@@ -58,4 +59,48 @@ export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Ten
     M.dispose();
   }
   U.dispose();
+}
+
+/**
+ * dw [O, C, 3, 3] of the 3x3 stride-1 conv x [N, C, H, W] -> dy [N, O, OH, OW] via F(3x3,2x2): per
+ * batch chunk (X and E within one binding) the input and output-gradient transforms, the 16 GEMMs
+ * summing over the chunk's tiles, and G^T . G into one partial slab [1, O*C*9]; the caller sums
+ * the slabs in order (ops/conv.ts sumPartialsInto).
+ */
+export function launchWinogradWeightGrad(g: WinogradGeometry, N: number, x: Tensor, dy: Tensor, tile: WinogradTile): Tensor[] {
+  const e = engine();
+  const { C, O } = g;
+  const Op = winogradChannels(O, tile);
+  const Cp = Math.ceil(C / tile.P) * tile.P;
+  const { TH, TW } = winogradTiles(g);
+  const xs = C * g.H * g.W, ys = O * g.OH * g.OW;
+  const per = Math.max(1, Math.floor(maxBindingElements() / (16 * TH * TW * Math.max(Cp, Op))));
+  const groups = Cp / tile.P;
+  const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
+  const slabs: Tensor[] = [];
+  for (let n0 = 0; n0 < N; n0 += per) {
+    const n1 = Math.min(N, n0 + per);
+    const tiles = (n1 - n0) * TH * TW;
+    const X = Tensor.empty([16 * tiles * Cp], 'f32', 'winograd input tiles');
+    const E = Tensor.empty([16 * tiles * Op], 'f32', 'winograd output-gradient tiles');
+    const M = Tensor.empty([16 * Op * Cp], 'f32', 'winograd products');
+    const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
+    e.dispatch(winogradInputKernel(g, xs, Cp), { tiles, tp: 0, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(X, 16 * tiles * Cp)], grid1d(tiles * Cp, 64));
+    const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
+    e.dispatch(winogradOutputGradKernel(g, Op), { tiles, yOff: u32(dyw.first - n0 * ys) }, [dyw.slice, head(E, 16 * tiles * Op)], grid1d(tiles * Op, 64));
+    // the GEMM's summed index is the tile (its "C"), its columns the input channels (its "tiles")
+    e.dispatch(
+      winogradGemmKernel(tiles, Op, tile, wgSize),
+      { groups, tp4: Cp / 4 },
+      [head(E, 16 * tiles * Op), head(X, 16 * tiles * Cp), head(M, 16 * Op * Cp)],
+      [Op / tile.TN, Math.ceil(groups / wgSize), 16],
+    );
+    X.dispose();
+    E.dispose();
+    const slab = Tensor.empty([1, O * C * 9], 'f32', 'conv dw partials');
+    e.dispatch(winogradWeightGradKernel(C, O, Op, Cp), {}, [head(M, 16 * Op * Cp), head(slab, O * C * 9)], grid1d(O * C, 64));
+    M.dispose();
+    slabs.push(slab);
+  }
+  return slabs;
 }

@@ -20,7 +20,7 @@ import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-gr
 import { directConvGrid, directInputGradientApplies, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
 import { convVariant, parseTile, parseWinogradTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { winogradGeometryOf } from '../kernels/conv/winograd.ts';
-import { launchWinograd } from './conv-winograd.ts';
+import { launchWinograd, launchWinogradWeightGrad } from './conv-winograd.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
 
@@ -399,7 +399,14 @@ export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor,
   const cols = g.C * g.KH * g.KW;
   const shape = [g.O, g.C, g.KH, g.KW];
   const ranges = channelChunks(g.O, cols);
-  const partials = (o0: number, o1: number) => (v === 'gemm' || v.startsWith('winograd') ? gemmWeightPartials(g, x, dy, o0, o1) : directWeightPartials(g, x, dy, o0, o1, parseTile(v)));
+  const wino = parseWinogradTile(v);
+  const wg = wino && winogradGeometryOf('backward-weights', g);
+  const partials = (o0: number, o1: number) =>
+    wg && wino && o0 === 0 && o1 === g.O
+      ? launchWinogradWeightGrad(wg, g.N, x, dy, wino)
+      : v === 'gemm' || wino
+        ? gemmWeightPartials(g, x, dy, o0, o1)
+        : directWeightPartials(g, x, dy, o0, o1, parseTile(v));
   if (ranges.length === 1) {
     const slabs = partials(0, g.O);
     // The common case, one slab: its split-K sum (or the slab itself) is dw, with no copy into a

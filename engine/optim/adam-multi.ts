@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.ts';
 import { grid1d, type KernelDef, type ScalarType, type UniformValues } from '../kernels/kernel.ts';
 import { windowOf } from '../kernels/binding.ts';
 import { chunks, fillSegmentTable, segmentMain, segmentUniforms, segmentsPerLaunch } from '../kernels/segments.ts';
-import type { AdamScalars } from './kernels.ts';
+import { vec4Elementwise, type AdamScalars } from './kernels.ts';
 
 const WG = 256;
 
@@ -29,15 +29,18 @@ const SCALARS = ['l2', 'decay', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'eps'
 
 const defs = new Map<string, KernelDef>();
 
-function multiAdamDef(amsgrad: boolean, segments: number): KernelDef {
-  const key = `${amsgrad}/${segments}`;
+/** `vec4[k]`: segment k's arrays are vec4s (kernels.ts vec4Elementwise), its n<k> counting vec4s. */
+function multiAdamDef(amsgrad: boolean, vec4: readonly boolean[]): KernelDef {
+  const segments = vec4.length;
+  const pattern = vec4.map((v) => (v ? '4' : '1')).join('');
+  const key = `${amsgrad}/${pattern}`;
   let def = defs.get(key);
   if (def) return def;
   const roles = amsgrad ? ['p', 'g', 'm', 'v', 'vmax'] : ['p', 'g', 'm', 'v'];
   const storage: [string, 'read' | 'write', string][] = [];
   const uniforms: [string, ScalarType][] = segmentUniforms(segments);
   for (let k = 0; k < segments; k++) {
-    for (const r of roles) storage.push([`${r}${k}`, r === 'g' ? 'read' : 'write', 'array<f32>']);
+    for (const r of roles) storage.push([`${r}${k}`, r === 'g' ? 'read' : 'write', vec4[k] ? 'array<vec4<f32>>' : 'array<f32>']);
     for (const s of SCALARS) uniforms.push([`${s}${k}`, 'f32']);
   }
   // The same operations, in the same order, as adamDef in kernels.ts (torch.optim's single-tensor
@@ -57,7 +60,7 @@ ${amsgrad
       let denom = sqrt(vmNew) / u.bc2Sqrt${k} + u.eps${k};`
   : `      let denom = sqrt(vNew) / u.bc2Sqrt${k} + u.eps${k};`}
       p${k}[i] = pDec - u.stepSize${k} * (mNew / denom);`;
-  def = { name: `adamStepMulti${amsgrad ? 'Amsgrad' : ''}${segments}`, uniforms, storage, body: segmentMain(segments, WG, body) };
+  def = { name: `adamStepMulti${amsgrad ? 'Amsgrad' : ''}_${pattern}`, uniforms, storage, body: segmentMain(segments, WG, body) };
   defs.set(key, def);
   return def;
 }
@@ -69,7 +72,8 @@ export function adamStepMulti(segs: readonly AdamSegment[]): void {
   const e = engine();
   for (const chunk of chunks(segs, segmentsPerLaunch(amsgrad ? 5 : 4))) {
     const uniforms: UniformValues = {};
-    const total = fillSegmentTable(chunk.map((c) => c.p.size), WG, uniforms);
+    const vec4 = chunk.map((c) => vec4Elementwise(c.p.size));
+    const total = fillSegmentTable(chunk.map((c, k) => c.p.size / (vec4[k] ? 4 : 1)), WG, uniforms);
     const buffers = [];
     for (const [k, c] of chunk.entries()) {
       const tensors = amsgrad ? [c.p, c.g, c.m, c.v, c.vmax!] : [c.p, c.g, c.m, c.v];
@@ -84,6 +88,6 @@ export function adamStepMulti(segs: readonly AdamSegment[]): void {
       uniforms[`bc2Sqrt${k}`] = c.s.bc2Sqrt;
     }
     if (total === 0) continue;
-    e.dispatch(multiAdamDef(amsgrad, chunk.length), uniforms, buffers, grid1d(total * WG, WG));
+    e.dispatch(multiAdamDef(amsgrad, vec4), uniforms, buffers, grid1d(total * WG, WG));
   }
 }

@@ -108,7 +108,12 @@ describe('conv autotuner', () => {
     const wide = conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1 });
     expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd-4x32s' : 'direct-16x16v');
     expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'direct-10x8s' : 'direct-16x16v');
-    expect(variantApplies('backward-weights', wide, 'winograd-4x32s')).toBe(false);
+    expect(variantApplies('backward-weights', wide, 'winograd-4x32s')).toBe(has);
+    expect(defaultConvVariant('backward-weights', wide)).toBe(has ? 'winograd-4x32s' : 'direct-4x8');
+    expect(defaultConvVariant('backward-weights', conv2dGeometry([1, 32, 20, 20], [32, 32, 3, 3], { padding: 1 }))).not.toMatch(/^winograd/);
+    // a prediction head (64 -> 1): 4 channels a lane with subgroups (3 of them padding), not gemm
+    const head = conv2dGeometry([1, 64, 320, 320], [1, 64, 5, 5], { padding: 2 });
+    expect(defaultConvVariant('forward', head)).toBe(has ? 'direct-16x4sr' : 'gemm');
     expect(variantApplies('forward', conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1, stride: 2 }), 'winograd-4x8')).toBe(false);
   });
 

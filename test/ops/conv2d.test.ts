@@ -135,6 +135,14 @@ describe.each(['winograd-8x8s', 'winograd-8x16s', 'winograd-4x32s', 'winograd-8x
   }
 });
 
+// The weight gradient as F(3x3,2x2) (the GEMM summing over tiles): the same cases, with input
+// channels padded to the tile's P and output channels to its TN.
+describe.each(['winograd-8x16s', 'winograd-4x32s', 'winograd-8x8'])('conv2d weight gradient with the Winograd tile %s', (tile) => {
+  for (const c of [cases[1]!, cases[2]!, cases[5]!, cases[14]!, cases[15]!, cases[16]!]) {
+    it(caseLabel(c), () => checkUnbiasedConv(c, `dw ${tile}`, { forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile }));
+  }
+});
+
 describe('direct conv variants are deterministic', () => {
   it('two runs of forward, dx and dw are bit-identical', async () => {
     useVariants(VARIANT_SETS[1]!.set);

@@ -93,4 +93,27 @@ describe('multi-tensor Adam', () => {
       });
     }
   }
+  it('a parameter of a multiple of 4 elements (updated on vec4s) gets the scalar kernel\'s values bit for bit', async () => {
+    // the same 1000 values as a 1000-element parameter (vec4 launch) and as the head of a
+    // 1001-element one (scalar launch): every element must come out identical
+    const g = new Generator(9);
+    const data = g.fillNormal(new Float32Array(1001), 0, 1);
+    const both = [data.subarray(0, 1000), data].map((d) => ({ p: keep(tensor(d)), m: keep(fill([d.length], 0)), v: keep(fill([d.length], 0)) }));
+    const e = eng.get();
+    for (let t = 1; t <= 3; t++) {
+      const gr = g.fillNormal(new Float32Array(1001), 0, 1 + t);
+      const grads = [keep(tensor(gr.subarray(0, 1000))), keep(tensor(gr))];
+      both.forEach((b, k) =>
+        adamStepKernel(b.p, grads[k]!, b.m, b.v, null, { l2: 0.05, decay: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 1e-2 / (1 - 0.9 ** t), bc2Sqrt: Math.sqrt(1 - 0.999 ** t) }),
+      );
+      await e.sync();
+      for (const gt of grads) gt.dispose();
+    }
+    const [vec, scalar] = await Promise.all(both.map((b) => b.p.data()));
+    expect(Array.from(vec!)).toEqual(Array.from(scalar!.subarray(0, 1000)));
+    expect(Array.from(vec!)).not.toEqual(Array.from(data.subarray(0, 1000)));
+    const [mv, ms] = await Promise.all(both.map((b) => b.m.data()));
+    expect(Array.from(mv!)).toEqual(Array.from(ms!.subarray(0, 1000)));
+    for (const b of both) for (const t of [b.p, b.m, b.v]) t.dispose();
+  });
 });

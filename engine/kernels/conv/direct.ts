@@ -173,13 +173,25 @@ function rowLoads(g: DirectGeometry, cols: number[], rows4: boolean): string {
   );
 }
 
-/** The bindings of the forward kernels: x (vec4 rows with rows4), the weights as `wType`, bias, y. */
-function forwardStorage(rows4: boolean, wType: string): KernelDef['storage'] {
+/**
+ * Whether the forward kernels write y as vec4s: a per-lane store costs what a per-lane load does on
+ * llvmpipe (a loop of bounds-checked scalar stores), and at few summed channels the P x TN stores of
+ * a tile outweigh its arithmetic (refine_conv1, 4 -> 64 channels at 64x64: ~1.3 ms of its 2.2 were
+ * the writes). Needs dense output rows (no output phase) of a multiple of 4 columns and tiles on
+ * multiples of 4, so that every vec4 is wholly inside or outside a row; the launchers' y windows
+ * start on whole samples, so u.yOff is a multiple of 4 too.
+ */
+export function vec4Out(g: DirectGeometry, P: number): boolean {
+  return !g.out && g.OW % 4 === 0 && P % 4 === 0;
+}
+
+/** The bindings of the forward kernels: x (vec4 rows with rows4), the weights as `wType`, bias, y (vec4 with vec4Out). */
+function forwardStorage(g: DirectGeometry, P: number, rows4: boolean, wType: string): KernelDef['storage'] {
   return [
     ['x', 'read', rows4 ? 'array<vec4<f32>>' : 'array<f32>'],
     ['w', 'read', wType],
     ['bias', 'read', 'array<f32>'],
-    ['y', 'write', 'array<f32>'],
+    ['y', 'write', vec4Out(g, P) ? 'array<vec4<f32>>' : 'array<f32>'],
   ];
 }
 
@@ -195,6 +207,21 @@ function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number,
   const { OH, OW } = g;
   const o = g.out ?? { H: OH, W: OW, SY: 1, SX: 1, RY: 0, RX: 0 };
   const plane = o.H * o.W;
+  const bias = (q: number) => `    var b${q} = 0.0;
+    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }`;
+  if (vec4Out(g, P)) {
+    const quads = range(P / 4);
+    return `  if (gid.x >= tiles) { return; }
+  let yRow = ((n * u.O + u.oBase + o0) * ${plane}u + oy * ${OW}u + ox0 - u.yOff) / 4u;
+${range(TN)
+  .map(
+    (q) => `  if (o0 + ${q}u < u.oCount) {
+${bias(q)}
+${quads.map((b) => `    if (ox0 + ${4 * b}u < ${OW}u) { y[yRow + ${(q * plane + 4 * b) / 4}u] = vec4<f32>(${range(4).map((i) => `act(${acc(4 * b + i, q)} + b${q})`).join(', ')}); }`).join('\n')}
+  }`,
+  )
+  .join('\n')}`;
+  }
   const row = o.SY === 1 && o.RY === 0 ? `oy * ${o.W}u` : `(oy * ${o.SY}u + ${o.RY}u) * ${o.W}u`;
   const col = o.SX === 1 && o.RX === 0 ? 'ox0' : `ox0 * ${o.SX}u + ${o.RX}u`;
   return `  if (gid.x >= tiles) { return; }
@@ -202,8 +229,7 @@ function tileEpilogue(g: DirectGeometry, P: number, TN: number, acc: (p: number,
 ${range(TN)
   .map(
     (q) => `  if (o0 + ${q}u < u.oCount) {
-    var b${q} = 0.0;
-    if (u.hasBias != 0u) { b${q} = bias[o0 + ${q}u - u.bOff]; }
+${bias(q)}
 ${range(P).map((p) => `    if (ox0 + ${p}u < ${OW}u) { y[yRow + ${q * plane + p * o.SX}u] = act(${acc(p, q)} + b${q}); }`).join('\n')}
   }`,
   )
@@ -232,7 +258,7 @@ function makeDirectConvKernel(g: DirectGeometry, wl: WeightLayout, tile: DirectT
   return {
     name: `convDirect_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
-    storage: forwardStorage(rows4, 'array<f32>'),
+    storage: forwardStorage(g, P, rows4, 'array<f32>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (the channel block is workgroup_id.y).
@@ -435,7 +461,7 @@ function makeDirectConvPackedKernel(g: DirectGeometry, tile: DirectTile, wgSize:
   return {
     name: `convDirectPacked_${P}x${TN}${rows4 ? 'r' : ''}`,
     uniforms: FORWARD_UNIFORMS,
-    storage: forwardStorage(rows4, 'array<vec4<f32>>'),
+    storage: forwardStorage(g, P, rows4, 'array<vec4<f32>>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights as vec4.
@@ -501,7 +527,7 @@ function makeDirectConvSubgroupKernel(g: DirectGeometry, wl: WeightLayout, tile:
     name: `convDirectSubgroup_${P}x${TN}${rows4 ? 'r' : ''}`,
     enables: ['subgroups'],
     uniforms: FORWARD_UNIFORMS,
-    storage: forwardStorage(rows4, 'array<f32>'),
+    storage: forwardStorage(g, P, rows4, 'array<f32>'),
     body: `${ACT}
 // x [N,${C},${H},${W}] -> y [N,O,${OH},${OW}], ${KH}x${KW} stride ${SH},${SW} pad ${PT},${PL} dilation ${DH},${DW};
 // one invocation: ${P} pixels of a row x ${TN} channels (block workgroup_id.y), weights shared by the subgroup.

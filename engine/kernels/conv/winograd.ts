@@ -37,11 +37,11 @@ export interface WinogradTile {
 /**
  * The Winograd form of a conv pass, or null where it does not apply (3x3, stride 1, dilation 1
  * only). The input gradient is a conv of dy (O channels, OH x OW) into dx (C channels, H x W)
- * with the padding mirrored.
+ * with the padding mirrored; the weight gradient has the forward's geometry.
  */
-export function winogradGeometryOf(pass: 'forward' | 'backward-data', g: ConvGeometry): WinogradGeometry | null {
+export function winogradGeometryOf(pass: 'forward' | 'backward-data' | 'backward-weights', g: ConvGeometry): WinogradGeometry | null {
   if (g.KH !== 3 || g.KW !== 3 || g.SH !== 1 || g.SW !== 1 || g.DH !== 1 || g.DW !== 1) return null;
-  if (pass === 'forward') return { C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, PT: g.PT, PL: g.PL };
+  if (pass !== 'backward-data') return { C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, PT: g.PT, PL: g.PL };
   return { C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, PT: 2 - g.PT, PL: 2 - g.PL };
 }
 
@@ -128,15 +128,28 @@ ${range(16).map((p) => `  U[${p * C * Op}u + i] = u${p >> 2}_${p & 3};`).join('\
 /**
  * V[pos][c][t] for t < Tp (u.tp; zero for t >= u.tiles, the padding up to the GEMM's tile block):
  * the transformed 4x4 input patch of tile t = (n, ty, tx), rows 2ty - PT .., columns 2tx - PL ..,
- * zero outside the input. One invocation per (c, t).
+ * zero outside the input. One invocation per (c, t). With `Cp` (the weight gradient's layout) the
+ * same patches as X[pos][t][c] for c < Cp (zero for c >= C), c fastest: one invocation per (t, c).
  */
-export function winogradInputKernel(g: WinogradGeometry, xStride: number): KernelDef {
-  return memoized(`winogradInput:${JSON.stringify([g, xStride])}`, () => {
+export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: number): KernelDef {
+  return memoized(`winogradInput:${JSON.stringify([g, xStride, Cp])}`, () => {
     const { C, H, W, PT, PL } = g;
     const { TH, TW } = winogradTiles(g);
     const R = range(4);
+    const index =
+      Cp === undefined
+        ? `  if (i >= ${C}u * u.tp) { return; }
+  let t = i % u.tp;
+  let c = i / u.tp;
+  let live = t < u.tiles;
+  let tc = min(t, u.tiles - 1u);`
+        : `  if (i >= u.tiles * ${Cp}u) { return; }
+  let tc = i / ${Cp}u;
+  let live = i % ${Cp}u < ${C}u;
+  let c = min(i % ${Cp}u, ${C - 1}u);`;
+    const store = Cp === undefined ? (p: number) => `V[${p * C}u * u.tp + at]` : (p: number) => `V[${p * Cp}u * u.tiles + i]`;
     return {
-      name: 'winogradInput',
+      name: Cp === undefined ? 'winogradInput' : 'winogradInputByTile',
       uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['xOff', 'u32']],
       storage: [
         ['x', 'read', 'array<f32>'],
@@ -147,11 +160,7 @@ export function winogradInputKernel(g: WinogradGeometry, xStride: number): Kerne
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= ${C}u * u.tp) { return; }
-  let t = i % u.tp;
-  let c = i / u.tp;
-  let live = t < u.tiles;
-  let tc = min(t, u.tiles - 1u);
+${index}
   let tx = tc % ${TW}u;
   let r = tc / ${TW}u;
   let ty = r % ${TH}u;
@@ -165,8 +174,7 @@ ${R.map((k) => `  let iy${k} = i32(ty * 2u) + (${k - PT});
   let col${k} = u32(clamp(ix${k}, 0, ${W - 1}));`).join('\n')}
 ${R.flatMap((a) => R.map((b) => `  let d${a}_${b} = select(0.0, x[row${a} + col${b}], rv${a} & cv${b});`)).join('\n')}
 ${transform2d('d', 'v', 4, 4, BT)}
-  let at = c * u.tp + t;
-${range(16).map((p) => `  V[${p * C}u * u.tp + at] = v${p >> 2}_${p & 3};`).join('\n')}
+${Cp === undefined ? '  let at = c * u.tp + t;\n' : ''}${range(16).map((p) => `  ${store(p)} = v${p >> 2}_${p & 3};`).join('\n')}
 }`,
     };
   });
@@ -269,4 +277,103 @@ ${transform2d('m', 'z', 4, 4, AT)}
 }`,
     };
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The weight gradient, F(3x3, 2x2): the trilinear form of F(2x2,3x3) read the other way round.
+// A tile t's 2x2 block of dy and its 4x4 input patch d contribute to dw(o, c) the 3x3 correlation
+// G^T [(A e A^T) (.) (B^T d B)] G, e = dy's block, A = (A^T)^T (4x2); summed over tiles before the
+// (linear) G^T . G, so the sum over all tiles and samples is 16 GEMMs over t:
+//   X[pos][t][c] = (B^T d B)[pos]      winogradInputKernel with Cp (same patches as the forward's)
+//   E[pos][t][o] = (A e A^T)[pos]      winogradOutputGradKernel
+//   M[pos][o][c] = sum_t E[pos][t][o] X[pos][t][c]   winogradGemmKernel with t as its summed index
+//   dw(o, c)    = G^T M[.][o][c] G      winogradWeightGradKernel
+// 16 multiply-adds per tile and channel pair instead of 36, as in the forward.
+
+/** The 1-D transforms of the weight gradient: A (2 -> 4 values) and G^T (4 -> 3). */
+const A1 = (e: string[]): string[] => [e[0]!, `${e[0]} + ${e[1]}`, `${e[0]} - ${e[1]}`, `-${e[1]}`];
+const GT1 = (m: string[]): string[] => [`${m[0]} + 0.5 * (${m[1]} + ${m[2]})`, `0.5 * (${m[1]} - ${m[2]})`, `0.5 * (${m[1]} + ${m[2]}) + ${m[3]}`];
+
+/**
+ * E[pos][t][o] for o < Op (zero for o >= O): the transformed 2x2 block of dy at tile t = (n, ty, tx),
+ * rows 2ty.., columns 2tx.. (zero past the OH x OW output). One invocation per (t, o), o fastest.
+ */
+export function winogradOutputGradKernel(g: WinogradGeometry, Op: number): KernelDef {
+  return memoized(`winogradOutputGrad:${JSON.stringify([g, Op])}`, () => {
+    const { O, OH, OW } = g;
+    const { TH, TW } = winogradTiles(g);
+    return {
+      name: 'winogradOutputGrad',
+      uniforms: [['tiles', 'u32'], ['yOff', 'u32']],
+      storage: [
+        ['dy', 'read', 'array<f32>'],
+        ['E', 'write', 'array<f32>'],
+      ],
+      body: `
+// dy [N,${O},${OH},${OW}] in 2x2 blocks ${TH}x${TW} per sample
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= u.tiles * ${Op}u) { return; }
+  let t = i / ${Op}u;
+  let live = i % ${Op}u < ${O}u;
+  let o = min(i % ${Op}u, ${O - 1}u);
+  let tx = t % ${TW}u;
+  let r = t / ${TW}u;
+  let ty = r % ${TH}u;
+  let n = r / ${TH}u;
+  let oy = ty * 2u;
+  let ox = tx * 2u;
+  let at = (n * ${O}u + o) * ${OH * OW}u + min(oy, ${OH - 1}u) * ${OW}u + min(ox, ${OW - 1}u) - u.yOff;
+  let down = live & (oy + 1u < ${OH}u);
+  let right = ox + 1u < ${OW}u;
+  let e0_0 = select(0.0, dy[at], live);
+  let e0_1 = select(0.0, dy[at + select(0u, 1u, right)], live & right);
+  let e1_0 = select(0.0, dy[at + select(0u, ${OW}u, down)], down);
+  let e1_1 = select(0.0, dy[at + select(0u, ${OW}u, down) + select(0u, 1u, right)], down & right);
+${transform2d('e', 'v', 2, 2, A1)}
+${range(16).map((p) => `  E[${p * Op}u * u.tiles + i] = v${p >> 2}_${p & 3};`).join('\n')}
+}`,
+    };
+  });
+}
+
+/** dw [O, C, 3, 3] (one partial slab) from M[pos][o][c] (Op x Cp per position): G^T M G. One invocation per (o, c). */
+export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: number): KernelDef {
+  return memoized(`winogradWeightGrad:${JSON.stringify([C, O, Op, Cp])}`, () => {
+    const R = range(4);
+    return {
+      name: 'winogradWeightGrad',
+      uniforms: [],
+      storage: [
+        ['M', 'read', 'array<f32>'],
+        ['dw', 'write', 'array<f32>'],
+      ],
+      body: `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= ${O * C}u) { return; }
+  let mb = (i / ${C}u) * ${Cp}u + i % ${C}u;
+${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(4 * a + b) * Op * Cp}u + mb];`)).join('\n')}
+${transform2d('m', 'z', 4, 4, GT1)}
+${range(9).map((k) => `  dw[i * 9u + ${k}u] = z${Math.floor(k / 3)}_${k % 3};`).join('\n')}
+}`,
+    };
+  });
+}
+
+/**
+ * Whether the weight gradient runs F(3x3,2x2) with a GEMM tile: the tile rules of winogradApplies
+ * (P pads the input channels, TN the output channels), one sample's X and E and the products
+ * within one binding.
+ */
+export function winogradWeightGradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
+  const { P, TN, subgroup } = tile;
+  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (subgroup ? 8 : 4) !== 0 || P * TN > 128) return false;
+  if (subgroup && !subgroupsOf8) return false;
+  const max = maxBindingElements();
+  const { TH, TW } = winogradTiles(g);
+  const Cp = Math.ceil(g.C / P) * P, Op = winogradChannels(g.O, tile);
+  return 16 * TH * TW * Math.max(Cp, Op) <= max && 16 * Op * Cp <= max && 9 * g.C * g.O <= max;
 }

@@ -12,7 +12,15 @@ import { MattingModel } from '../matting/graph/model.ts';
 import { mattingLosses } from '../matting/losses.ts';
 import { syntheticSample } from '../matting/data/synthetic.ts';
 import { stackSamples } from '../matting/data/augment.ts';
-import type { ModelConfig } from '../matting/graph/config.ts';
+import { ENCODERS, type ModelConfig } from '../matting/graph/config.ts';
+
+/** Options both scripts take (cli/args.ts spec). */
+export const FULL_STEP_ARGS = {
+  encoder: { type: 'string', default: 'vgg16-dual', choices: ENCODERS, help: 'encoder of the model' },
+  size: { type: 'number', default: 320, integer: true, min: 1, help: 'crop side' },
+  batch: { type: 'number', default: 1, integer: true, min: 1, help: 'batch size' },
+  width: { type: 'number', default: 1, min: 0, minExclusive: true, help: 'channel width multiplier' },
+} as const;
 
 export interface FullStep {
   model: MattingModel;

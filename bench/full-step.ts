@@ -4,29 +4,27 @@
  * Every binding stays within maxStorageBufferBindingSize (the engine refuses larger ones).
  * Conv kernels: the tuned choice where the autotune cache has one, else the defaults; with
  * --tune-seconds S the shapes are tuned for up to S seconds after the first step (the costliest first).
- *   npx tsx bench/full-step.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--steps 2] [--tune-seconds 0]
+ *   npx tsx bench/full-step.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--width 1] [--steps 2] [--tune-seconds 0]
  */
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { tunePendingConvs } from '../engine/autotune.ts';
-import { fullStep } from './full-step-model.ts';
+import { parseArgs } from '../cli/args.ts';
+import { FULL_STEP_ARGS, fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const encoder = arg('encoder', 'vgg16-dual') as ModelConfig['encoder'];
-const size = Number(arg('size', '320'));
-const batch = Number(arg('batch', '1'));
-const steps = Number(arg('steps', '2'));
-const tuneSeconds = Number(arg('tune-seconds', '0'));
+const o = parseArgs(process.argv.slice(2), {
+  ...FULL_STEP_ARGS,
+  steps: { type: 'number', default: 2, integer: true, min: 1, help: 'steps to time' },
+  tuneSeconds: { type: 'number', default: 0, min: 0, help: 'tune the conv shapes for up to this long after the first step' },
+}, 'bench/full-step');
+const { encoder, size, batch, width, steps, tuneSeconds } = o as unknown as { encoder: ModelConfig['encoder']; size: number; batch: number; width: number; steps: number; tuneSeconds: number };
 
 const e = await initEngine();
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 console.log(`adapter: ${e.acquired.info.description} (${e.acquired.backend}); max binding ${mib(e.limits.maxStorageBufferBindingSize)}`);
 let t0 = performance.now();
-const { model, step, dispose } = fullStep(encoder, size, batch);
+const { model, step, dispose } = fullStep(encoder, size, batch, width);
 await e.sync();
 console.log(`${encoder} at ${size}px, batch ${batch}: ${model.parameterCount().toLocaleString('en-US')} parameters, built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 for (let s = 0; s < steps; s++) {

@@ -3,24 +3,21 @@
  * backward, Adam), then replays each one alone (submit, wait) and prints the time per kernel and
  * shape, costliest first. Replays run on the step's own buffers (the pool never destroys them while
  * the engine runs; their contents are whatever the step left, which does not change the work).
- *   npx tsx bench/step-profile.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--top 40] [--reps 1]
+ *   npx tsx bench/step-profile.ts [--encoder vgg16-dual] [--size 320] [--batch 1] [--width 1] [--top 40] [--reps 1]
  */
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import type { KernelDef } from '../engine/kernels/kernel.ts';
-import { fullStep } from './full-step-model.ts';
+import { parseArgs } from '../cli/args.ts';
+import { FULL_STEP_ARGS, fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const encoder = arg('encoder', 'vgg16-dual') as ModelConfig['encoder'];
-const size = Number(arg('size', '320'));
-const batch = Number(arg('batch', '1'));
-const top = Number(arg('top', '40'));
-const reps = Number(arg('reps', '1'));
-const width = Number(arg('width', '1'));
+const o = parseArgs(process.argv.slice(2), {
+  ...FULL_STEP_ARGS,
+  top: { type: 'number', default: 40, integer: true, min: 1, help: 'rows to list' },
+  reps: { type: 'number', default: 1, integer: true, min: 1, help: 'replays per dispatch (the fastest counts)' },
+}, 'bench/step-profile');
+const { encoder, size, batch, top, reps, width } = o as unknown as { encoder: ModelConfig['encoder']; size: number; batch: number; top: number; reps: number; width: number };
 
 const e = await initEngine();
 const { step, dispose } = fullStep(encoder, size, batch, width);

@@ -20,6 +20,13 @@ const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u3
 /** A tensor's first `n` elements as one binding (the pool may hand out a larger buffer). */
 const head = (t: Tensor, n: number) => windowOf(t.buffer, 0, n).slice;
 
+/** The 16 GEMMs M[pos][o][t] = sum_c U[pos][c][o] V[pos][c][t] (C summed, Op x tp products per position). */
+function dispatchGemm(C: number, Op: number, tp: number, tile: WinogradTile, U: GPUBufferBinding, V: GPUBufferBinding, M: GPUBufferBinding): void {
+  const groups = tp / tile.P;
+  const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
+  engine().dispatch(winogradGemmKernel(C, Op, tile, wgSize), { groups, tp4: tp / 4 }, [U, V, M], [Op / tile.TN, Math.ceil(groups / wgSize), 16]);
+}
+
 /** y [N, O, OH, OW] = the conv of x [N, C, H, W] with w(o, c, tap) (+ bias, ReLU), 3x3 stride 1, via F(2x2,3x3). */
 export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Tensor, wl: WeightLayout, b: Tensor | null, y: Tensor, tile: WinogradTile, relu: boolean): void {
   const e = engine();
@@ -40,14 +47,7 @@ export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Ten
     const M = Tensor.empty([16 * Op * tp], 'f32', 'winograd products');
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     e.dispatch(winogradInputKernel(g, xs), { tiles, tp, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(V, 16 * C * tp)], grid1d(C * tp, 64));
-    const groups = tp / tile.P;
-    const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
-    e.dispatch(
-      winogradGemmKernel(C, Op, tile, wgSize),
-      { groups, tp4: tp / 4 },
-      [head(U, 16 * C * Op), head(V, 16 * C * tp), head(M, 16 * Op * tp)],
-      [Op / tile.TN, Math.ceil(groups / wgSize), 16],
-    );
+    dispatchGemm(C, Op, tp, tile, head(U, 16 * C * Op), head(V, 16 * C * tp), head(M, 16 * Op * tp));
     V.dispose();
     const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
     e.dispatch(
@@ -75,8 +75,6 @@ export function launchWinogradWeightGrad(g: WinogradGeometry, N: number, x: Tens
   const { TH, TW } = winogradTiles(g);
   const xs = C * g.H * g.W, ys = O * g.OH * g.OW;
   const per = Math.max(1, Math.floor(maxBindingElements() / (16 * TH * TW * Math.max(Cp, Op))));
-  const groups = Cp / tile.P;
-  const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
   const slabs: Tensor[] = [];
   for (let n0 = 0; n0 < N; n0 += per) {
     const n1 = Math.min(N, n0 + per);
@@ -89,12 +87,7 @@ export function launchWinogradWeightGrad(g: WinogradGeometry, N: number, x: Tens
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
     e.dispatch(winogradOutputGradKernel(g, Op), { tiles, yOff: u32(dyw.first - n0 * ys) }, [dyw.slice, head(E, 16 * tiles * Op)], grid1d(tiles * Op, 64));
     // the GEMM's summed index is the tile (its "C"), its columns the input channels (its "tiles")
-    e.dispatch(
-      winogradGemmKernel(tiles, Op, tile, wgSize),
-      { groups, tp4: Cp / 4 },
-      [head(E, 16 * tiles * Op), head(X, 16 * tiles * Cp), head(M, 16 * Op * Cp)],
-      [Op / tile.TN, Math.ceil(groups / wgSize), 16],
-    );
+    dispatchGemm(tiles, Op, Cp, tile, head(E, 16 * tiles * Op), head(X, 16 * tiles * Cp), head(M, 16 * Op * Cp));
     X.dispose();
     E.dispose();
     const slab = Tensor.empty([1, O * C * 9], 'f32', 'conv dw partials');

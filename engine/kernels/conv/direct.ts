@@ -174,12 +174,13 @@ function rowLoads(g: DirectGeometry, cols: number[], rows4: boolean): string {
 }
 
 /**
- * Whether the forward kernels write y as vec4s: a per-lane store costs what a per-lane load does on
- * llvmpipe (a loop of bounds-checked scalar stores), and at few summed channels the P x TN stores of
- * a tile outweigh its arithmetic (refine_conv1, 4 -> 64 channels at 64x64: ~1.3 ms of its 2.2 were
- * the writes). Needs dense output rows (no output phase) of a multiple of 4 columns and tiles on
- * multiples of 4, so that every vec4 is wholly inside or outside a row; the launchers' y windows
- * start on whole samples, so u.yOff is a multiple of 4 too.
+ * Whether the forward kernels write y as vec4s: a per-lane store is a loop of bounds-checked scalar
+ * stores on llvmpipe, so a vec4 store writes 4 values for the price of one. Measured gain is small
+ * (64x64x64 outputs from 1 channel: 1.51 -> 1.16 ms; from 4: 2.8 -> 2.2 ms, within the noise; the
+ * tiny step unchanged): the fixed cost of small convs lies elsewhere (per workgroup, not the writes).
+ * Needs dense output rows (no output phase) of a multiple of 4 columns and tiles on multiples of 4,
+ * so that every vec4 is wholly inside or outside a row; the launchers' y windows start on whole
+ * samples, so u.yOff is a multiple of 4 too.
  */
 export function vec4Out(g: DirectGeometry, P: number): boolean {
   return !g.out && g.OW % 4 === 0 && P % 4 === 0;

@@ -43,12 +43,12 @@ function checkVariantName(v: ConvVariant): void {
   else parseTile(v);
 }
 
-/** 'winograd-PxTN[s]': Winograd F(2x2,3x3) with a GEMM tile of P tiles x TN channels (s: U shared by the subgroup). */
+/** 'winograd-PxTN[s|v]': Winograd F(2x2,3x3) with a GEMM tile of P tiles x TN channels (s: U shared by the subgroup; v: the same, loaded as vec4s). */
 export function parseWinogradTile(v: ConvVariant): WinogradTile | null {
   if (!v.startsWith('winograd')) return null;
-  const m = /^winograd-(\d+)x(\d+)(s?)$/.exec(v);
-  if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN, then s for weights shared by the subgroup)`);
-  return { P: Number(m[1]), TN: Number(m[2]), subgroup: m[3] === 's' };
+  const m = /^winograd-(\d+)x(\d+)([sv]?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN, then s for weights shared by the subgroup, v for the same read as vec4s)`);
+  return { P: Number(m[1]), TN: Number(m[2]), subgroup: m[3] !== '', ...(m[3] === 'v' ? { u4: true } : {}) };
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
@@ -96,10 +96,10 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
-  'backward-data': ['gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  forward: ['gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  'backward-data': ['gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
-    'gemm', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
+    'gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
   ],
 };
@@ -129,9 +129,13 @@ export function tileWidthFor(width: number): number {
 export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
   if (pass === 'backward-weights') {
-    // 3x3 stride 1 from 64 channels: F(3x3,2x2) (1.6x direct-4x8s on llvmpipe at 64x320x320, 2x at
-    // 128x160x160, 2.6x at 512x40x40; below ~32 channels its padded GEMM blocks lose)
-    if (g.C >= 64 && g.O >= 64 && variantApplies(pass, g, 'winograd-4x32s')) return 'winograd-4x32s';
+    // 3x3 stride 1 from 64 channels: F(3x3,2x2) (4x32s: 1.6x direct-4x8s on llvmpipe at 64x320x320,
+    // 2x at 128x160x160, 2.6x at 512x40x40; 8x32v another 1.1-1.2x; below ~32 channels its padded
+    // GEMM blocks lose)
+    if (g.C >= 64 && g.O >= 64) {
+      const v = ['winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
+      if (v) return v;
+    }
     // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe); kernels of 5x5 and
     // more one kernel row per workgroup, for 16 channels (2x direct-8x4s at 5x5, 4x direct-8x2s at 7x7)
     const order = g.KH * g.KW >= 25 ? ['direct-4x16sk1', 'direct-8x4s', 'direct-8x2s', 'direct-4x8k1'] : ['direct-4x8s', 'direct-4x8', 'direct-4x2'];
@@ -145,10 +149,14 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
     // 4.9x gemm on llvmpipe (64 -> 1 at 320x320, 3x3 44 ms vs 213, 5x5 97 vs 481)
     return ['direct-16x4sr', 'direct-8x4s'].find((v) => variantApplies(pass, g, v)) ?? 'gemm';
   }
-  // 3x3 stride 1 with 128 or more channels summed: Winograd F(2x2,3x3) (1.3-1.6x direct-8x8sr on
-  // llvmpipe from 16x16 to 160x160; with 64 at 320x320 its transforms' memory traffic loses)
+  // 3x3 stride 1 with 64 or more channels summed: Winograd F(2x2,3x3). On llvmpipe 8 tiles x 32
+  // channels with U read as vec4s (8x32v) runs 1.1-1.25x the 4x32s tile and 1.4x direct-8x8sr at
+  // 64x320x320 and 64x160x160 (4x32s, U read as scalars: 0.93x there, 1.3-1.6x from 128 channels)
   const summed = pass === 'backward-data' ? g.O : g.C;
-  if (summed >= 128 && channels >= 32 && variantApplies(pass, g, 'winograd-4x32s')) return 'winograd-4x32s';
+  if (summed >= 64 && channels >= 32) {
+    const v = ['winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
+    if (v) return v;
+  }
   // subgroup-shared weights where the adapter has subgroups of 8 or more (2-3x the 'v' kernels on
   // llvmpipe), 8 pixels per lane unless another width fills the rows better (fc6's 10x10: 10 pixels,
   // 1.5x over 8 whose second tile of a row computes 6 columns for nothing)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tidy, zeros } from '../../engine/index.ts';
 import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
-import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseTile, setAutotuneStore, shapeKey, tileWidthFor, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
+import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseTile, parseWinogradTile, setAutotuneStore, shapeKey, tileWidthFor, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
 import { engine } from '../../engine/engine.ts';
 import { autotuneFileStore } from '../../node/autotune-file-store.ts';
 
@@ -103,13 +103,19 @@ describe('conv autotuner', () => {
     expect(defaultConvVariant('forward', fc6)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
     expect(defaultConvVariant('backward-data', fc6)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
     if (has) expect(convCandidates('forward', fc6)).toContain('direct-10x16s');
-    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'direct-8x8sr' : 'direct-16x16v');
-    // 128 or more channels summed (dx sums the output channels): Winograd
+    // 64 or more channels summed (dx sums the output channels) and 32 or more computed: Winograd
+    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('forward', conv2dGeometry([1, 32, 40, 40], [64, 32, 3, 3], { padding: 1 }))).toBe(has ? 'direct-8x8sr' : 'direct-16x16v');
     const wide = conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1 });
-    expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd-4x32s' : 'direct-16x16v');
-    expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'direct-10x8s' : 'direct-16x16v');
+    expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('backward-data', conv2dGeometry([1, 256, 20, 20], [32, 256, 3, 3], { padding: 1 }))).toBe(has ? 'direct-10x8s' : 'direct-16x16v');
     expect(variantApplies('backward-weights', wide, 'winograd-4x32s')).toBe(has);
-    expect(defaultConvVariant('backward-weights', wide)).toBe(has ? 'winograd-4x32s' : 'direct-4x8');
+    expect(defaultConvVariant('backward-weights', wide)).toBe(has ? 'winograd-8x32v' : 'direct-4x8');
+    // vec4 U loads: TN a multiple of 32, subgroups
+    expect(parseWinogradTile('winograd-8x32v')).toEqual({ P: 8, TN: 32, subgroup: true, u4: true });
+    expect(parseWinogradTile('winograd-4x32s')).toEqual({ P: 4, TN: 32, subgroup: true });
+    expect(variantApplies('forward', wide, 'winograd-8x16v')).toBe(false);
     expect(defaultConvVariant('backward-weights', conv2dGeometry([1, 32, 20, 20], [32, 32, 3, 3], { padding: 1 }))).not.toMatch(/^winograd/);
     // a prediction head (64 -> 1): 4 channels a lane with subgroups (3 of them padding), not gemm
     const head = conv2dGeometry([1, 64, 320, 320], [1, 64, 5, 5], { padding: 2 });

@@ -32,6 +32,8 @@ export interface WinogradTile {
   P: number;
   TN: number;
   subgroup: boolean;
+  /** U loaded as vec4s by the subgroup's lanes (see winogradU4); needs subgroup and TN a multiple of 32. */
+  u4?: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export function winogradSampleElements(g: WinogradGeometry, tile: WinogradTile):
  */
 export function winogradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
   const { P, TN, subgroup } = tile;
-  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (subgroup ? 8 : 4) !== 0 || P * TN > 128) return false;
+  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (tile.u4 ? 32 : subgroup ? 8 : 4) !== 0 || P * TN > 256) return false;
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
   return winogradSampleElements(g, tile) <= max && 16 * g.C * winogradChannels(g.O, tile) <= max && 9 * g.C * g.O <= max;
@@ -186,20 +188,35 @@ ${Cp === undefined ? '  let at = c * u.tp + t;\n' : ''}${range(16).map((p) => ` 
  * channels. With subgroups lane l loads U[pos][c][o0 + l + 8j] and subgroupBroadcast hands the TN
  * values round (one load per lane per 8 channels instead of TN per-lane loads of one address).
  */
+/**
+ * Whether the GEMM reads U as vec4s: lane l loads U[pos][c][o0 + 4l + 32j ..+3] and the subgroup
+ * broadcasts hand each lane's 4 values round. A per-lane vec4 load costs ~1.6x a scalar one on
+ * llvmpipe (measured: 1.9 vs 0.74 ns per lane), so 32 channels take one load per lane, not four.
+ */
+export const winogradU4 = (tile: WinogradTile): boolean => tile.u4 === true;
+
 export function winogradGemmKernel(C: number, Op: number, tile: WinogradTile, wgSize: number): KernelDef {
   return memoized(`winogradGemm:${JSON.stringify([C, Op, tile, wgSize])}`, () => {
     const { P, TN, subgroup } = tile;
     const V4 = P / 4;
-    const Ps = range(P), Q = range(TN), K4 = range(V4), J = range(TN / 8);
-    const uLoads = subgroup
-      ? [...J.map((j) => `    let ul${j} = U[ub + c * ${Op}u + ${8 * j}u];`), ...Q.map((q) => `    let u${q} = subgroupBroadcast(ul${q >> 3}, ${q & 7}u);`)]
-      : Q.map((q) => `    let u${q} = U[ub + c * ${Op}u + ${q}u];`);
+    const Ps = range(P), Q = range(TN), K4 = range(V4);
+    const u4 = winogradU4(tile);
+    const uLoads = (c: string): string[] =>
+      u4
+        ? [
+            ...range(TN / 32).map((j) => `ul${j} = U[ub + ${c} * ${Op / 4}u + ${8 * j}u];`),
+            ...range(TN / 4).map((b) => `ub${b} = subgroupBroadcast(ul${b >> 3}, ${b & 7}u);`),
+            ...Q.map((q) => `u${q} = ub${q >> 2}[${q & 3}];`),
+          ]
+        : subgroup
+          ? [...range(TN / 8).map((j) => `ul${j} = U[ub + ${c} * ${Op}u + ${8 * j}u];`), ...Q.map((q) => `u${q} = subgroupBroadcast(ul${q >> 3}, ${q & 7}u);`)]
+          : Q.map((q) => `u${q} = U[ub + ${c} * ${Op}u + ${q}u];`);
     return {
-      name: `winogradGemm_${P}x${TN}${subgroup ? 's' : ''}`,
+      name: `winogradGemm_${P}x${TN}${u4 ? 'v' : subgroup ? 's' : ''}`,
       ...(subgroup ? { enables: ['subgroups'] } : {}),
       uniforms: [['groups', 'u32'], ['tp4', 'u32']],
       storage: [
-        ['U', 'read', 'array<f32>'],
+        ['U', 'read', u4 ? 'array<vec4<f32>>' : 'array<f32>'],
         ['V', 'read', 'array<vec4<f32>>'],
         ['M', 'write', 'array<vec4<f32>>'],
       ],
@@ -212,11 +229,14 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   let o0 = wg.x * ${TN}u;
   let pos = wg.z;
   let vb = pos * ${C}u * u.tp4 + tg * ${V4}u;
-  let ub = pos * ${C * Op}u + o0${subgroup ? ' + min(lane, 7u)' : ''};
+  let ub = ${u4 ? `(pos * ${C * Op}u + o0) / 4u + min(lane, 7u)` : `pos * ${C * Op}u + o0${subgroup ? ' + min(lane, 7u)' : ''}`};
 ${Ps.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
+  // One summed channel per iteration: unrolling 4 of them (no per-iteration blends of the
+  // accumulators) measured 1.5x slower on llvmpipe (likely its ~6500-instruction body, past the
+  // 32 KB instruction cache).
   for (var c = 0u; c < ${C}u; c++) {
 ${K4.map((k) => `    let v${k} = V[vb + c * u.tp4 + ${k}u];`).join('\n')}
-${uLoads.join('\n')}
+${uLoads('c').map((l) => `    let ${l}`).join('\n')}
 ${Q.flatMap((q) => Ps.map((p) => `    a${p}_${q} += v${p >> 2}[${p & 3}] * u${q};`)).join('\n')}
   }
   if (gi >= u.groups) { return; }
@@ -370,7 +390,7 @@ ${range(9).map((k) => `  dw[i * 9u + ${k}u] = z${Math.floor(k / 3)}_${k % 3};`).
  */
 export function winogradWeightGradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
   const { P, TN, subgroup } = tile;
-  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (subgroup ? 8 : 4) !== 0 || P * TN > 128) return false;
+  if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (tile.u4 ? 32 : subgroup ? 8 : 4) !== 0 || P * TN > 256) return false;
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
   const { TH, TW } = winogradTiles(g);

@@ -17,13 +17,15 @@ import { engine } from './engine.ts';
 import type { ConvGeometry } from './kernels/conv2d.ts';
 import { directInputGradientApplies, rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
 import { winogradApplies, winogradGeometryOf, winogradWeightGradApplies, type WinogradTile } from './kernels/conv/winograd.ts';
+import { colsApplies } from './kernels/conv/cols.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
 /**
  * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (weights,
  * or for the weight gradient output gradients, shared through the subgroup), each optionally with
- * 'r' (input rows read as vec4s); 'winograd-PxTN[s]' (3x3 stride 1: Winograd F(2x2,3x3), kernels/conv/winograd.ts).
+ * 'r' (input rows read as vec4s); 'winograd-PxTN[s|v]' (3x3 stride 1: Winograd F(2x2,3x3), kernels/conv/winograd.ts);
+ * 'cols-PxTNv' (input and weight gradients as one GEMM over the column matrix, kernels/conv/cols.ts).
  */
 export type ConvVariant = string;
 
@@ -40,6 +42,7 @@ export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): vo
 function checkVariantName(v: ConvVariant): void {
   if (v === 'gemm') return;
   if (v.startsWith('winograd')) parseWinogradTile(v);
+  else if (v.startsWith('cols')) parseColsTile(v);
   else parseTile(v);
 }
 
@@ -49,6 +52,14 @@ export function parseWinogradTile(v: ConvVariant): WinogradTile | null {
   const m = /^winograd-(\d+)x(\d+)([sv]?)$/.exec(v);
   if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN, then s for weights shared by the subgroup, v for the same read as vec4s)`);
   return { P: Number(m[1]), TN: Number(m[2]), subgroup: m[3] !== '', ...(m[3] === 'v' ? { u4: true } : {}) };
+}
+
+/** 'cols-PxTNv': a conv's input or weight gradient as one GEMM over its column matrix (ops/conv-cols.ts), the GEMM's tile. */
+export function parseColsTile(v: ConvVariant): WinogradTile | null {
+  if (!v.startsWith('cols')) return null;
+  const m = /^cols-(\d+)x(\d+)v$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected cols-PxTNv)`);
+  return { P: Number(m[1]), TN: Number(m[2]), subgroup: true, u4: true };
 }
 
 export function parseTile(v: ConvVariant): DirectTile {
@@ -62,6 +73,8 @@ export function parseTile(v: ConvVariant): DirectTile {
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
+  const cols = parseColsTile(v);
+  if (cols) return colsApplies(pass, g, cols, subgroupsOf8());
   const wino = parseWinogradTile(v);
   if (wino) {
     const wg = winogradGeometryOf(pass, g);
@@ -97,9 +110,9 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
   forward: ['gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
-  'backward-data': ['gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  'backward-data': ['gemm', 'cols-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
-    'gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
+    'gemm', 'cols-8x32v', 'cols-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
   ],
 };
@@ -128,6 +141,14 @@ export function tileWidthFor(width: number): number {
  */
 export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
+  // a small output plane under a large kernel (fc6: 10x10 pixels, 25,088 taps each): the gradients as
+  // one GEMM over the column matrix (llvmpipe, 512x10x10 -> 4096 7x7: dw 1.36-1.41x direct-4x16sk1,
+  // dx 1.06-1.31x direct-10x8s; 64x10x10 -> 512: dw 1.07-1.17x, dx even; from 40x40 planes the
+  // direct kernels win)
+  if (pass !== 'forward' && g.OH * g.OW <= 256 && g.C * g.KH * g.KW >= (pass === 'backward-data' ? 8192 : 2048)) {
+    const v = pass === 'backward-weights' ? 'cols-8x32v' : 'cols-4x32v';
+    if (variantApplies(pass, g, v)) return v;
+  }
   if (pass === 'backward-weights') {
     // 3x3 stride 1 from 64 channels: F(3x3,2x2) (4x32s: 1.6x direct-4x8s on llvmpipe at 64x320x320,
     // 2x at 128x160x160, 2.6x at 512x40x40; 8x32v another 1.1-1.2x; below ~32 channels its padded

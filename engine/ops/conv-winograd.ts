@@ -20,11 +20,15 @@ const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u3
 /** A tensor's first `n` elements as one binding (the pool may hand out a larger buffer). */
 const head = (t: Tensor, n: number) => windowOf(t.buffer, 0, n).slice;
 
-/** The 16 GEMMs M[pos][o][t] = sum_c U[pos][c][o] V[pos][c][t] (C summed, Op x tp products per position). */
-function dispatchGemm(C: number, Op: number, tp: number, tile: WinogradTile, U: GPUBufferBinding, V: GPUBufferBinding, M: GPUBufferBinding): void {
+/**
+ * `positions` GEMMs M[pos][o][t] = sum_c U[pos][c][o] V[pos][c][t] (C summed, Op x tp products per
+ * position; 16 for the Winograd passes, 1 for ops/conv-cols.ts). uOff, vOff: where U and V start
+ * within their bindings, in U's elements (vec4s with tile.u4) and in vec4s.
+ */
+export function dispatchGemm(C: number, Op: number, tp: number, tile: WinogradTile, U: GPUBufferBinding, V: GPUBufferBinding, M: GPUBufferBinding, positions = 16, uOff = 0, vOff = 0): void {
   const groups = tp / tile.P;
   const wgSize = Math.min(64, Math.ceil(groups / 8) * 8);
-  engine().dispatch(winogradGemmKernel(C, Op, tile, wgSize), { groups, tp4: tp / 4 }, [U, V, M], [Op / tile.TN, Math.ceil(groups / wgSize), 16]);
+  engine().dispatch(winogradGemmKernel(C, Op, tile, wgSize), { groups, tp4: tp / 4, uOff, vOff }, [U, V, M], [Op / tile.TN, Math.ceil(groups / wgSize), positions]);
 }
 
 /** y [N, O, OH, OW] = the conv of x [N, C, H, W] with w(o, c, tap) (+ bias, ReLU), 3x3 stride 1, via F(2x2,3x3). */

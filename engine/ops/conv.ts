@@ -18,9 +18,10 @@ import { EXPR, fill, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
 import { directConvGrid, directInputGradientApplies, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
-import { convVariant, parseTile, parseWinogradTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { convVariant, parseColsTile, parseTile, parseWinogradTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { winogradGeometryOf } from '../kernels/conv/winograd.ts';
 import { launchWinograd, launchWinogradWeightGrad } from './conv-winograd.ts';
+import { launchColsBackwardData, launchColsWeightGrad } from './conv-cols.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
 
@@ -350,6 +351,8 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
   const v = variant ?? convVariant('backward-data', g);
+  const cols = parseColsTile(v);
+  if (cols) return sumInOrder(launchColsBackwardData(g, dy, w, cols));
   const wino = parseWinogradTile(v);
   const wg = wino && winogradGeometryOf('backward-data', g);
   if (wino && wg) {
@@ -398,11 +401,15 @@ export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor,
   const v = variant ?? convVariant('backward-weights', g);
   const cols = g.C * g.KH * g.KW;
   const shape = [g.O, g.C, g.KH, g.KW];
-  const ranges = channelChunks(g.O, cols);
+  const colsTile = parseColsTile(v);
+  // the column-matrix GEMM computes whole blocks of TN output channels
+  const ranges = channelChunks(g.O, cols, colsTile ? colsTile.TN : 1);
   const wino = parseWinogradTile(v);
   const wg = wino && winogradGeometryOf('backward-weights', g);
   const partials = (o0: number, o1: number) =>
-    wg && wino && o0 === 0 && o1 === g.O
+    colsTile
+      ? launchColsWeightGrad(g, x, dy, o0, o1, colsTile)
+      : wg && wino && o0 === 0 && o1 === g.O
       ? launchWinogradWeightGrad(wg, g.N, x, dy, wino)
       : v === 'gemm' || wino
         ? gemmWeightPartials(g, x, dy, o0, o1)

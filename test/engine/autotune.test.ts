@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
 import { tidy, zeros } from '../../engine/index.ts';
 import { conv2d, conv2dGeometry } from '../../engine/ops/conv.ts';
-import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseTile, parseWinogradTile, setAutotuneStore, shapeKey, tileWidthFor, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
+import { convCandidates, convVariant, defaultConvVariant, forceConvVariant, parseColsTile, parseTile, parseWinogradTile, setAutotuneStore, shapeKey, tileWidthFor, tuneConv, tunePendingConvs, variantApplies } from '../../engine/autotune.ts';
 import { engine } from '../../engine/engine.ts';
 import { autotuneFileStore } from '../../node/autotune-file-store.ts';
 
@@ -117,6 +117,13 @@ describe('conv autotuner', () => {
     expect(parseWinogradTile('winograd-4x32s')).toEqual({ P: 4, TN: 32, subgroup: true });
     expect(variantApplies('forward', wide, 'winograd-8x16v')).toBe(false);
     expect(defaultConvVariant('backward-weights', conv2dGeometry([1, 32, 20, 20], [32, 32, 3, 3], { padding: 1 }))).not.toMatch(/^winograd/);
+    // fc6's gradients (10x10 plane, 25,088 taps): one GEMM over the column matrix; its forward stays direct
+    const fc6Full = conv2dGeometry([1, 512, 10, 10], [4096, 512, 7, 7], { padding: 'same' });
+    expect(defaultConvVariant('backward-weights', fc6Full)).toBe(has ? 'cols-8x32v' : 'direct-4x8k1');
+    expect(defaultConvVariant('backward-data', fc6Full)).toBe(has ? 'cols-4x32v' : 'direct-8x8v');
+    expect(defaultConvVariant('forward', fc6Full)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
+    expect(parseColsTile('cols-8x32v')).toEqual({ P: 8, TN: 32, subgroup: true, u4: true });
+    expect(() => parseColsTile('cols-8x32')).toThrow(/cols-PxTNv/);
     // a prediction head (64 -> 1): 4 channels a lane with subgroups (3 of them padding), not gemm
     const head = conv2dGeometry([1, 64, 320, 320], [1, 64, 5, 5], { padding: 2 });
     expect(defaultConvVariant('forward', head)).toBe(has ? 'direct-16x4sr' : 'gemm');

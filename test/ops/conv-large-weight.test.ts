@@ -3,7 +3,8 @@
  * it into output-channel chunks. The packed variants pad each chunk to whole blocks of TN channels,
  * so their chunks must be whole blocks too (the paper's training step once failed here with
  * "binding 'wp' of 167772160 bytes exceeds maxStorageBufferBindingSize"). The input gradient sums
- * over the output channels: its direct variants add one partial dx per channel range. Spot checks
+ * over the output channels: its direct and column-matrix variants add one partial dx per channel
+ * range; the weight gradient comes in ranges of output channels. Spot checks
  * around the chunk boundary (forward) and sums spanning every range (input gradient) against f64.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { useEngine } from '../helpers/gpu.ts';
 import { tensor } from '../../engine/index.ts';
 import { keep } from '../../engine/scope.ts';
 import { Tensor } from '../../engine/tensor.ts';
-import { conv2dGeometry, launchConvBackwardData, launchConvForward } from '../../engine/ops/conv.ts';
+import { conv2dGeometry, launchConvBackwardData, launchConvBackwardWeight, launchConvForward } from '../../engine/ops/conv.ts';
 import { maxBindingElements } from '../../engine/kernels/binding.ts';
 import { variantApplies } from '../../engine/autotune.ts';
 
@@ -73,7 +74,7 @@ describe('conv2d with a weight larger than one binding', () => {
     w.dispose();
   }, 300_000);
 
-  it('gives the f64 input gradient for gemm, direct, packed and subgroup direct (partial sums over channel ranges)', async () => {
+  it('gives the f64 input gradient for gemm, direct, packed, subgroup direct and the column-matrix GEMM (partial sums over channel ranges)', async () => {
     const dyd = Float32Array.from({ length: O * H * W }, (_, i) => hashValue(i, 3));
     const wd = new Float32Array(O * C * KK);
     for (let i = 0; i < wd.length; i++) wd[i] = hashValue(i, 4) * 0.1;
@@ -96,7 +97,7 @@ describe('conv2d with a weight larger than one binding', () => {
       return s;
     };
     const spots: [number, number, number][] = [[0, 0, 0], [17, 4, 6], [511, 9, 9], [256, 0, 9]];
-    const variants = ['gemm', 'direct-16x8', 'direct-8x8v', 'direct-8x8s'].filter((v) => variantApplies('backward-data', g, v));
+    const variants = ['gemm', 'direct-16x8', 'direct-8x8v', 'direct-8x8s', 'cols-4x32v'].filter((v) => variantApplies('backward-data', g, v));
     expect(variants.length).toBeGreaterThanOrEqual(3);
     for (const variant of variants) {
       const dx = launchConvBackwardData(g, dy, w, variant);
@@ -109,5 +110,43 @@ describe('conv2d with a weight larger than one binding', () => {
     }
     dy.dispose();
     w.dispose();
+  }, 300_000);
+
+  it('gives the f64 weight gradient in output-channel ranges (direct and the column-matrix GEMM, whole blocks of 32)', async () => {
+    const Ow = 1408; // 44 blocks of 32: the column-matrix GEMM's ranges are whole blocks
+    const e = eng.get();
+    expect(Ow * C * KK * 4).toBeGreaterThan(e.limits.maxStorageBufferBindingSize);
+    const xd = Float32Array.from({ length: C * H * W }, (_, i) => hashValue(i, 5));
+    const dyd = Float32Array.from({ length: Ow * H * W }, (_, i) => hashValue(i, 6));
+    const x = keep(tensor(xd, [1, C, H, W]));
+    const dy = keep(tensor(dyd, [1, Ow, H, W]));
+    const g = conv2dGeometry([1, C, H, W], [Ow, C, K, K], { padding: 'same' });
+    const ref = (o: number, c: number, ky: number, kx: number): number => {
+      let s = 0;
+      for (let oy = 0; oy < H; oy++) {
+        const iy = oy + ky - 3;
+        if (iy < 0 || iy >= H) continue;
+        for (let ox = 0; ox < W; ox++) {
+          const ix = ox + kx - 3;
+          if (ix >= 0 && ix < W) s += dyd[(o * H + oy) * W + ox]! * xd[(c * H + iy) * W + ix]!;
+        }
+      }
+      return s;
+    };
+    const chunk = Math.floor(Math.floor(maxBindingElements() / (C * KK)) / 32) * 32;
+    const spots: [number, number, number, number][] = [[0, 0, 0, 0], [chunk - 1, 511, 6, 6], [chunk, 3, 3, 3], [Ow - 1, 100, 0, 6]];
+    const variants = ['direct-4x8k1', 'direct-4x16sk1', 'cols-8x32v'].filter((v) => variantApplies('backward-weights', g, v));
+    expect(variants).toContain('direct-4x8k1');
+    for (const variant of variants) {
+      const dw = launchConvBackwardWeight(g, x, dy, variant);
+      const dwd = await dw.data();
+      dw.dispose();
+      for (const [o, c, ky, kx] of spots) {
+        const want = ref(o, c, ky, kx);
+        expect(Math.abs(dwd[((o * C + c) * K + ky) * K + kx]! - want), `${variant} o ${o} c ${c} (${ky},${kx})`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want));
+      }
+    }
+    x.dispose();
+    dy.dispose();
   }, 300_000);
 });

@@ -5,7 +5,9 @@ import { useEngine } from '../helpers/gpu.ts';
 import { VARIANT_SETS, useVariants, type VariantSet } from '../helpers/conv-variants.ts';
 import { checkOp } from '../helpers/op-check.ts';
 import { conv2d as refConv, conv2dBackward, tfConv2dOpts, type Conv2dOpts } from '../reference/conv2d.ts';
-import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
+import { conv2d, conv2dGeometry, type Conv2dOptions } from '../../engine/ops/conv.ts';
+import { variantApplies } from '../../engine/autotune.ts';
+import { engine } from '../../engine/engine.ts';
 
 useEngine();
 
@@ -80,7 +82,7 @@ async function checkUnbiasedConv(c: Case, name: string, set: VariantSet): Promis
   useVariants(set);
   const ro = refOpts(c);
   const k = c.k as number;
-  const opts: Conv2dOptions = { stride: c.stride ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
+  const opts: Conv2dOptions = { stride: c.stride ?? 1, dilation: c.dilation ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
   await checkOp({
     op: 'conv2d',
     label: `${name} ${caseLabel(c)}`,
@@ -140,6 +142,28 @@ describe.each(['winograd-8x8s', 'winograd-8x16s', 'winograd-4x32s', 'winograd-8x
 describe.each(['winograd-8x16s', 'winograd-4x32s', 'winograd-8x32v', 'winograd-8x8'])('conv2d weight gradient with the Winograd tile %s', (tile) => {
   for (const c of [cases[1]!, cases[2]!, cases[5]!, cases[14]!, cases[15]!, cases[16]!]) {
     it(caseLabel(c), () => checkUnbiasedConv(c, `dw ${tile}`, { forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile }));
+  }
+});
+
+// The gradients as one GEMM over the column matrix (cols-PxTNv; dx needs C*KH*KW a multiple of 32 and
+// the output plane of P, dw O a multiple of 32): fc6's 7x7 SAME on 10x10 over a batch of 2, a strided
+// 3x3 (the col2im's stride grid), a dilated 3x3 over a batch of 3 with a non-square plane.
+const COLS_CASES: Case[] = [
+  { n: 2, c: 32, h: 10, w: 10, o: 32, k: 7, pad: 'same' },
+  { n: 1, c: 32, h: 15, w: 15, o: 64, k: 3, stride: 2, pad: [1, 1, 1, 1] },
+  { n: 3, c: 32, h: 9, w: 12, o: 32, k: 3, dilation: 2, pad: [2, 2, 2, 2] },
+];
+describe.each(['cols-4x32v', 'cols-8x32v'])('conv2d input and weight gradients over the column matrix, tile %s', (tile) => {
+  for (const c of COLS_CASES) {
+    it(caseLabel(c), async () => {
+      const f = engine().acquired.features;
+      const has = f.subgroups && f.subgroupMinSize >= 8;
+      const g = conv2dGeometry([c.n, c.c, c.h, c.w], [c.o, c.c, c.k as number, c.k as number], { stride: c.stride ?? 1, dilation: c.dilation ?? 1, padding: c.pad as Conv2dOptions['padding'] });
+      // the tile runs these passes (else the test would check the fallback)
+      expect(variantApplies('backward-weights', g, tile)).toBe(has);
+      if (tile === 'cols-4x32v') expect(variantApplies('backward-data', g, tile)).toBe(has);
+      await checkUnbiasedConv(c, tile, { forward: 'gemm', 'backward-data': tile, 'backward-weights': tile });
+    });
   }
 });
 

@@ -214,7 +214,8 @@ export function winogradGemmKernel(C: number, Op: number, tile: WinogradTile, wg
     return {
       name: `winogradGemm_${P}x${TN}${u4 ? 'v' : subgroup ? 's' : ''}`,
       ...(subgroup ? { enables: ['subgroups'] } : {}),
-      uniforms: [['groups', 'u32'], ['tp4', 'u32']],
+      // uOff, vOff: where U and V start within their bindings (U's elements, V's vec4s)
+      uniforms: [['groups', 'u32'], ['tp4', 'u32'], ['uOff', 'u32'], ['vOff', 'u32']],
       storage: [
         ['U', 'read', u4 ? 'array<vec4<f32>>' : 'array<f32>'],
         ['V', 'read', 'array<vec4<f32>>'],
@@ -228,8 +229,8 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   let tg = min(gi, u.groups - 1u);
   let o0 = wg.x * ${TN}u;
   let pos = wg.z;
-  let vb = pos * ${C}u * u.tp4 + tg * ${V4}u;
-  let ub = ${u4 ? `(pos * ${C * Op}u + o0) / 4u + min(lane, 7u)` : `pos * ${C * Op}u + o0${subgroup ? ' + min(lane, 7u)' : ''}`};
+  let vb = u.vOff + pos * ${C}u * u.tp4 + tg * ${V4}u;
+  let ub = u.uOff + ${u4 ? `(pos * ${C * Op}u + o0) / 4u + min(lane, 7u)` : `pos * ${C * Op}u + o0${subgroup ? ' + min(lane, 7u)' : ''}`};
 ${Ps.flatMap((p) => Q.map((q) => `  var a${p}_${q} = 0.0;`)).join('\n')}
   // One summed channel per iteration: unrolling 4 of them (no per-iteration blends of the
   // accumulators) measured 1.5x slower on llvmpipe (likely its ~6500-instruction body, past the

@@ -46,12 +46,12 @@ function checkVariantName(v: ConvVariant): void {
   else parseTile(v);
 }
 
-/** 'winograd-PxTN[s|v]': Winograd F(2x2,3x3) with a GEMM tile of P tiles x TN channels (s: U shared by the subgroup; v: the same, loaded as vec4s). */
+/** 'winograd[4]-PxTN[s|v]': Winograd F(2x2,3x3) (winograd4: F(4x4,3x3)) with a GEMM tile of P tiles x TN channels (s: U shared by the subgroup; v: the same, loaded as vec4s). */
 export function parseWinogradTile(v: ConvVariant): WinogradTile | null {
   if (!v.startsWith('winograd')) return null;
-  const m = /^winograd-(\d+)x(\d+)([sv]?)$/.exec(v);
-  if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN, then s for weights shared by the subgroup, v for the same read as vec4s)`);
-  return { P: Number(m[1]), TN: Number(m[2]), subgroup: m[3] !== '', ...(m[3] === 'v' ? { u4: true } : {}) };
+  const m = /^winograd(4?)-(\d+)x(\d+)([sv]?)$/.exec(v);
+  if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN or winograd4-PxTN, then s for weights shared by the subgroup, v for the same read as vec4s)`);
+  return { P: Number(m[2]), TN: Number(m[3]), subgroup: m[4] !== '', ...(m[4] === 'v' ? { u4: true } : {}), ...(m[1] ? { m: 4 as const } : {}) };
 }
 
 /** 'cols-PxTNv': a conv's input or weight gradient as one GEMM over its column matrix (ops/conv-cols.ts), the GEMM's tile. */
@@ -109,10 +109,10 @@ const convFlops = (g: ConvGeometry): number => g.N * g.OH * g.OW * g.O * g.C * g
 
 /** Candidates the tuner times, per pass (filtered by variantApplies). */
 const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
-  forward: ['gemm', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
-  'backward-data': ['gemm', 'cols-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  forward: ['gemm', 'winograd4-8x32v', 'winograd4-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
+  'backward-data': ['gemm', 'cols-4x32v', 'winograd4-8x32v', 'winograd4-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-16x8', 'direct-16x8v', 'direct-16x16v', 'direct-8x8v', 'direct-16x16s', 'direct-16x16sr', 'direct-8x8s', 'direct-8x8sr', 'direct-8x16sr', 'direct-8x4s', 'direct-16x4sr'],
   'backward-weights': [
-    'gemm', 'cols-8x32v', 'cols-4x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
+    'gemm', 'cols-8x32v', 'cols-4x32v', 'winograd4-8x32v', 'winograd-8x32v', 'winograd-4x32v', 'winograd-4x32s', 'winograd-8x16s', 'winograd-8x8', 'direct-4x8', 'direct-8x4', 'direct-4x2', 'direct-4x1', 'direct-4x8k1',
     'direct-4x8s', 'direct-4x16s', 'direct-8x8s', 'direct-8x16s', 'direct-8x4s', 'direct-8x2s', 'direct-4x16sk1', 'direct-8x16sk1',
   ],
 };
@@ -152,9 +152,10 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
   if (pass === 'backward-weights') {
     // 3x3 stride 1 from 64 channels: F(3x3,2x2) (4x32s: 1.6x direct-4x8s on llvmpipe at 64x320x320,
     // 2x at 128x160x160, 2.6x at 512x40x40; 8x32v another 1.1-1.2x; below ~32 channels its padded
-    // GEMM blocks lose)
+    // GEMM blocks lose), and from 32x32 outputs F(3x3,4x4) (another 1.1-1.75x; 0.77x at 20x20)
     if (g.C >= 64 && g.O >= 64) {
-      const v = ['winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
+      const f4 = g.OH * g.OW >= 1024 ? ['winograd4-8x32v'] : [];
+      const v = [...f4, 'winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
       if (v) return v;
     }
     // subgroup-shared output gradients first (2.5-4x direct-4x8 on llvmpipe); kernels of 5x5 and
@@ -170,12 +171,16 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
     // 4.9x gemm on llvmpipe (64 -> 1 at 320x320, 3x3 44 ms vs 213, 5x5 97 vs 481)
     return ['direct-16x4sr', 'direct-8x4s'].find((v) => variantApplies(pass, g, v)) ?? 'gemm';
   }
-  // 3x3 stride 1 with 64 or more channels summed: Winograd F(2x2,3x3). On llvmpipe 8 tiles x 32
-  // channels with U read as vec4s (8x32v) runs 1.1-1.25x the 4x32s tile and 1.4x direct-8x8sr at
-  // 64x320x320 and 64x160x160 (4x32s, U read as scalars: 0.93x there, 1.3-1.6x from 128 channels)
+  // 3x3 stride 1 with 64 or more channels summed: Winograd. On llvmpipe F(2x2,3x3) with 8 tiles x 32
+  // channels and U read as vec4s (8x32v) runs 1.1-1.25x the 4x32s tile and 1.4x direct-8x8sr at
+  // 64x320x320 and 64x160x160 (4x32s, U read as scalars: 0.93x there, 1.3-1.6x from 128 channels);
+  // F(4x4,3x3) another 1.3-1.6x from 32x32 outputs up (8x32v), 1.1x at 20x20 (4x32v: fewer padded
+  // tiles), 0.75x at 16x16
   const summed = pass === 'backward-data' ? g.O : g.C;
   if (summed >= 64 && channels >= 32) {
-    const v = ['winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
+    const plane = pass === 'backward-data' ? g.H * g.W : g.OH * g.OW;
+    const f4 = plane >= 1024 ? ['winograd4-8x32v'] : plane >= 400 ? ['winograd4-4x32v'] : [];
+    const v = [...f4, 'winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
     if (v) return v;
   }
   // subgroup-shared weights where the adapter has subgroups of 8 or more (2-3x the 'v' kernels on

@@ -12,7 +12,7 @@ import { maxBindingElements, windowOf } from '../kernels/binding.ts';
 import type { WeightLayout } from '../kernels/conv/direct.ts';
 import {
   winogradChannels, winogradGemmKernel, winogradInputKernel, winogradOutputGradKernel, winogradOutputKernel, winogradSampleElements,
-  winogradTiles, winogradWeightGradKernel, winogradWeightKernel, type WinogradGeometry, type WinogradTile,
+  outputSide, winogradPositions, winogradTiles, winogradWeightGradKernel, winogradWeightKernel, type WinogradGeometry, type WinogradTile,
 } from '../kernels/conv/winograd.ts';
 
 const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u32 arithmetic is modular
@@ -36,10 +36,12 @@ export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Ten
   const e = engine();
   const { C, O } = g;
   const Op = winogradChannels(O, tile);
-  const U = Tensor.empty([16 * C * Op], 'f32', 'winograd weights');
+  const m = outputSide(tile);
+  const A2 = winogradPositions(m);
+  const U = Tensor.empty([A2 * C * Op], 'f32', 'winograd weights');
   const ww = windowOf(w.buffer, 0, 9 * C * O);
-  e.dispatch(winogradWeightKernel(C, O, Op, wl), { wOff: ww.first }, [ww.slice, head(U, 16 * C * Op)], grid1d(C * Op, 64));
-  const { TH, TW } = winogradTiles(g);
+  e.dispatch(winogradWeightKernel(C, O, Op, wl, m), { wOff: ww.first }, [ww.slice, head(U, A2 * C * Op)], grid1d(C * Op, 64));
+  const { TH, TW } = winogradTiles(g, m);
   const xs = C * g.H * g.W, ys = O * g.OH * g.OW;
   const per = Math.max(1, Math.floor(maxBindingElements() / winogradSampleElements(g, tile)));
   const bw = b ? windowOf(b.buffer, 0, O) : null;
@@ -47,17 +49,17 @@ export function launchWinograd(g: WinogradGeometry, N: number, x: Tensor, w: Ten
     const n1 = Math.min(N, n0 + per);
     const tiles = (n1 - n0) * TH * TW;
     const tp = Math.ceil(tiles / tile.P) * tile.P;
-    const V = Tensor.empty([16 * C * tp], 'f32', 'winograd input tiles');
-    const M = Tensor.empty([16 * Op * tp], 'f32', 'winograd products');
+    const V = Tensor.empty([A2 * C * tp], 'f32', 'winograd input tiles');
+    const M = Tensor.empty([A2 * Op * tp], 'f32', 'winograd products');
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
-    e.dispatch(winogradInputKernel(g, xs), { tiles, tp, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(V, 16 * C * tp)], grid1d(C * tp, 64));
-    dispatchGemm(C, Op, tp, tile, head(U, 16 * C * Op), head(V, 16 * C * tp), head(M, 16 * Op * tp));
+    e.dispatch(winogradInputKernel(g, xs, undefined, m), { tiles, tp, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(V, A2 * C * tp)], grid1d(C * tp, 64));
+    dispatchGemm(C, Op, tp, tile, head(U, A2 * C * Op), head(V, A2 * C * tp), head(M, A2 * Op * tp), A2);
     V.dispose();
     const yw = windowOf(y.buffer, n0 * ys, n1 * ys);
     e.dispatch(
-      winogradOutputKernel(g, Op),
+      winogradOutputKernel(g, Op, m),
       { tiles, tp, yOff: u32(yw.first - n0 * ys), bOff: bw ? bw.first : 0, hasBias: b ? 1 : 0, relu: relu ? 1 : 0 },
-      [head(M, 16 * Op * tp), bw ? bw.slice : head(M, 4), yw.slice],
+      [head(M, A2 * Op * tp), bw ? bw.slice : head(M, 4), yw.slice],
       grid1d(O * tiles, 64),
     );
     M.dispose();
@@ -76,26 +78,28 @@ export function launchWinogradWeightGrad(g: WinogradGeometry, N: number, x: Tens
   const { C, O } = g;
   const Op = winogradChannels(O, tile);
   const Cp = Math.ceil(C / tile.P) * tile.P;
-  const { TH, TW } = winogradTiles(g);
+  const m = outputSide(tile);
+  const A2 = winogradPositions(m);
+  const { TH, TW } = winogradTiles(g, m);
   const xs = C * g.H * g.W, ys = O * g.OH * g.OW;
-  const per = Math.max(1, Math.floor(maxBindingElements() / (16 * TH * TW * Math.max(Cp, Op))));
+  const per = Math.max(1, Math.floor(maxBindingElements() / (A2 * TH * TW * Math.max(Cp, Op))));
   const slabs: Tensor[] = [];
   for (let n0 = 0; n0 < N; n0 += per) {
     const n1 = Math.min(N, n0 + per);
     const tiles = (n1 - n0) * TH * TW;
-    const X = Tensor.empty([16 * tiles * Cp], 'f32', 'winograd input tiles');
-    const E = Tensor.empty([16 * tiles * Op], 'f32', 'winograd output-gradient tiles');
-    const M = Tensor.empty([16 * Op * Cp], 'f32', 'winograd products');
+    const X = Tensor.empty([A2 * tiles * Cp], 'f32', 'winograd input tiles');
+    const E = Tensor.empty([A2 * tiles * Op], 'f32', 'winograd output-gradient tiles');
+    const M = Tensor.empty([A2 * Op * Cp], 'f32', 'winograd products');
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
-    e.dispatch(winogradInputKernel(g, xs, Cp), { tiles, tp: 0, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(X, 16 * tiles * Cp)], grid1d(tiles * Cp, 64));
+    e.dispatch(winogradInputKernel(g, xs, Cp, m), { tiles, tp: 0, xOff: u32(xw.first - n0 * xs) }, [xw.slice, head(X, A2 * tiles * Cp)], grid1d(tiles * Cp, 64));
     const dyw = windowOf(dy.buffer, n0 * ys, n1 * ys);
-    e.dispatch(winogradOutputGradKernel(g, Op), { tiles, yOff: u32(dyw.first - n0 * ys) }, [dyw.slice, head(E, 16 * tiles * Op)], grid1d(tiles * Op, 64));
+    e.dispatch(winogradOutputGradKernel(g, Op, m), { tiles, yOff: u32(dyw.first - n0 * ys) }, [dyw.slice, head(E, A2 * tiles * Op)], grid1d(tiles * Op, 64));
     // the GEMM's summed index is the tile (its "C"), its columns the input channels (its "tiles")
-    dispatchGemm(tiles, Op, Cp, tile, head(E, 16 * tiles * Op), head(X, 16 * tiles * Cp), head(M, 16 * Op * Cp));
+    dispatchGemm(tiles, Op, Cp, tile, head(E, A2 * tiles * Op), head(X, A2 * tiles * Cp), head(M, A2 * Op * Cp), A2);
     X.dispose();
     E.dispose();
     const slab = Tensor.empty([1, O * C * 9], 'f32', 'conv dw partials');
-    e.dispatch(winogradWeightGradKernel(C, O, Op, Cp), {}, [head(M, 16 * Op * Cp), head(slab, O * C * 9)], grid1d(O * C, 64));
+    e.dispatch(winogradWeightGradKernel(C, O, Op, Cp, m), {}, [head(M, A2 * Op * Cp), head(slab, O * C * 9)], grid1d(O * C, 64));
     M.dispose();
     slabs.push(slab);
   }

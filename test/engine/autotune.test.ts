@@ -104,11 +104,16 @@ describe('conv autotuner', () => {
     expect(defaultConvVariant('backward-data', fc6)).toBe(has ? 'direct-10x8s' : 'direct-8x8v');
     if (has) expect(convCandidates('forward', fc6)).toContain('direct-10x16s');
     // 64 or more channels summed (dx sums the output channels) and 32 or more computed: Winograd
-    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd4-8x32v' : 'direct-16x16v');
+    // F(4x4,3x3) from 20x20 outputs (4 tiles a lane below 32x32), F(2x2,3x3) below
+    expect(defaultConvVariant('backward-data', conv2dGeometry([1, 64, 20, 20], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd4-4x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('forward', conv2dGeometry([1, 64, 16, 16], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(parseWinogradTile('winograd4-4x32v')).toEqual({ P: 4, TN: 32, subgroup: true, u4: true, m: 4 });
+    expect(defaultConvVariant('backward-weights', conv2dGeometry([1, 64, 40, 40], [64, 64, 3, 3], { padding: 1 }))).toBe(has ? 'winograd4-8x32v' : 'direct-4x8');
     expect(defaultConvVariant('forward', conv2dGeometry([1, 32, 40, 40], [64, 32, 3, 3], { padding: 1 }))).toBe(has ? 'direct-8x8sr' : 'direct-16x16v');
     const wide = conv2dGeometry([1, 256, 20, 20], [64, 256, 3, 3], { padding: 1 });
-    expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
-    expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'winograd-8x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('forward', wide)).toBe(has ? 'winograd4-4x32v' : 'direct-16x16v');
+    expect(defaultConvVariant('backward-data', wide)).toBe(has ? 'winograd4-4x32v' : 'direct-16x16v');
     expect(defaultConvVariant('backward-data', conv2dGeometry([1, 256, 20, 20], [32, 256, 3, 3], { padding: 1 }))).toBe(has ? 'direct-10x8s' : 'direct-16x16v');
     expect(variantApplies('backward-weights', wide, 'winograd-4x32s')).toBe(has);
     expect(defaultConvVariant('backward-weights', wide)).toBe(has ? 'winograd-8x32v' : 'direct-4x8');

@@ -15,9 +15,9 @@ export const VARIANT_SETS: { name: string; set: VariantSet }[] = [
   { name: 'direct 8x4 / dw 4x1', set: { forward: 'direct-8x4', 'backward-data': 'direct-8x8', 'backward-weights': 'direct-4x1' } },
   { name: 'direct packed 16x16v / 8x4v / dw 4x2', set: { forward: 'direct-16x16v', 'backward-data': 'direct-8x4v', 'backward-weights': 'direct-4x2' } },
   // subgroup-shared weights (where the adapter has subgroups of >= 8 lanes; elsewhere the defaults run)
-  // Winograd F(2x2,3x3) for 3x3 stride-1 convs (elsewhere the defaults run): U shared by the subgroup as vec4s, and
-  // loaded per lane; the weight gradient as F(3x3,2x2)
-  { name: 'winograd 8x32v / 4x8 / dw 8x16s', set: { forward: 'winograd-8x32v', 'backward-data': 'winograd-4x8', 'backward-weights': 'winograd-8x16s' } },
+  // Winograd for 3x3 stride-1 convs (elsewhere the defaults run): F(4x4,3x3) with U shared by the subgroup as vec4s,
+  // F(2x2,3x3) with U loaded per lane; the weight gradient as F(3x3,2x2)
+  { name: 'winograd4 8x32v / 4x8 / dw 8x16s', set: { forward: 'winograd4-8x32v', 'backward-data': 'winograd-4x8', 'backward-weights': 'winograd-8x16s' } },
   { name: 'direct subgroup 16x16sr / 8x8s / dw 8x2s', set: { forward: 'direct-16x16sr', 'backward-data': 'direct-8x8s', 'backward-weights': 'direct-8x2s' } },
 ];
 

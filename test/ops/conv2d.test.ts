@@ -129,17 +129,17 @@ describe.each(['direct-10x8s', 'direct-5x16s', 'direct-7x8s'])('conv2d forward a
   }
 });
 
-// Winograd F(2x2,3x3) tiles: odd output sizes (a tile's second row or column outside), a batch of 3,
+// Winograd F(2x2,3x3) and F(4x4,3x3) (winograd4) tiles: odd output sizes (a tile's later rows or columns outside), a batch of 3,
 // 64 summed channels, fewer output channels than the channel block, negative mirrored padding in dx.
-describe.each(['winograd-8x8s', 'winograd-8x16s', 'winograd-4x32s', 'winograd-8x32v', 'winograd-8x8'])('conv2d forward and input gradient with the Winograd tile %s', (tile) => {
+describe.each(['winograd-8x8s', 'winograd-8x16s', 'winograd-4x32s', 'winograd-8x32v', 'winograd-8x8', 'winograd4-8x32v', 'winograd4-4x32v', 'winograd4-4x8'])('conv2d forward and input gradient with the Winograd tile %s', (tile) => {
   for (const c of [cases[1]!, cases[2]!, cases[5]!, cases[14]!, cases[15]!, cases[16]!]) {
     it(caseLabel(c), () => checkUnbiasedConv(c, tile, { forward: tile, 'backward-data': tile, 'backward-weights': 'gemm' }));
   }
 });
 
-// The weight gradient as F(3x3,2x2) (the GEMM summing over tiles): the same cases, with input
+// The weight gradient as F(3x3,2x2) and F(3x3,4x4) (winograd4; the GEMM summing over tiles): the same cases, with input
 // channels padded to the tile's P and output channels to its TN.
-describe.each(['winograd-8x16s', 'winograd-4x32s', 'winograd-8x32v', 'winograd-8x8'])('conv2d weight gradient with the Winograd tile %s', (tile) => {
+describe.each(['winograd-8x16s', 'winograd-4x32s', 'winograd-8x32v', 'winograd-8x8', 'winograd4-8x32v', 'winograd4-4x8'])('conv2d weight gradient with the Winograd tile %s', (tile) => {
   for (const c of [cases[1]!, cases[2]!, cases[5]!, cases[14]!, cases[15]!, cases[16]!]) {
     it(caseLabel(c), () => checkUnbiasedConv(c, `dw ${tile}`, { forward: 'gemm', 'backward-data': 'gemm', 'backward-weights': tile }));
   }

@@ -34,7 +34,13 @@ export interface WinogradTile {
   subgroup: boolean;
   /** U loaded as vec4s by the subgroup's lanes (see winogradU4); needs subgroup and TN a multiple of 32. */
   u4?: boolean;
+  /** F(m x m, 3x3): output tiles of m x m pixels, 2 (the default) or 4 (forward and input gradient). */
+  m?: 2 | 4;
 }
+
+/** A tile's output side m, and its (m + 2)^2 GEMM positions. */
+export const outputSide = (tile: Pick<WinogradTile, 'm'>): 2 | 4 => tile.m ?? 2;
+export const winogradPositions = (m: number): number => (m + 2) * (m + 2);
 
 /**
  * The Winograd form of a conv pass, or null where it does not apply (3x3, stride 1, dilation 1
@@ -52,8 +58,9 @@ export const winogradChannels = (O: number, tile: WinogradTile): number => Math.
 
 /** Tiles of one sample's V and M, padded to the GEMM's tile block. */
 export function winogradSampleElements(g: WinogradGeometry, tile: WinogradTile): number {
-  const { TH, TW } = winogradTiles(g);
-  return 16 * Math.max(g.C, winogradChannels(g.O, tile)) * Math.ceil((TH * TW) / tile.P) * tile.P;
+  const m = outputSide(tile);
+  const { TH, TW } = winogradTiles(g, m);
+  return winogradPositions(m) * Math.max(g.C, winogradChannels(g.O, tile)) * Math.ceil((TH * TW) / tile.P) * tile.P;
 }
 
 /**
@@ -66,12 +73,12 @@ export function winogradApplies(g: WinogradGeometry, tile: WinogradTile, subgrou
   if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (tile.u4 ? 32 : subgroup ? 8 : 4) !== 0 || P * TN > 256) return false;
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
-  return winogradSampleElements(g, tile) <= max && 16 * g.C * winogradChannels(g.O, tile) <= max && 9 * g.C * g.O <= max;
+  return winogradSampleElements(g, tile) <= max && winogradPositions(outputSide(tile)) * g.C * winogradChannels(g.O, tile) <= max && 9 * g.C * g.O <= max;
 }
 
-/** Tiles of one sample: ceil(OH/2) x ceil(OW/2). */
-export function winogradTiles(g: Pick<WinogradGeometry, 'OH' | 'OW'>): { TH: number; TW: number } {
-  return { TH: Math.ceil(g.OH / 2), TW: Math.ceil(g.OW / 2) };
+/** Tiles of one sample: ceil(OH/m) x ceil(OW/m). */
+export function winogradTiles(g: Pick<WinogradGeometry, 'OH' | 'OW'>, m = 2): { TH: number; TW: number } {
+  return { TH: Math.ceil(g.OH / m), TW: Math.ceil(g.OW / m) };
 }
 
 
@@ -81,6 +88,29 @@ const range = (n: number): number[] => [...Array(n).keys()];
 const BT = (d: string[]): string[] => [`${d[0]} - ${d[2]}`, `${d[1]} + ${d[2]}`, `${d[2]} - ${d[1]}`, `${d[1]} - ${d[3]}`];
 const Gt = (g: string[]): string[] => [g[0]!, `0.5 * (${g[0]} + ${g[1]} + ${g[2]})`, `0.5 * (${g[0]} - ${g[1]} + ${g[2]})`, g[2]!];
 const AT = (m: string[]): string[] => [`${m[0]} + ${m[1]} + ${m[2]}`, `${m[1]} - ${m[2]} - ${m[3]}`];
+// F(4,3) on the points 0, 1, -1, 2, -2 (and infinity): 6 inputs, 4 outputs (Lavin & Gray's matrices)
+const BT4 = (d: string[]): string[] => [
+  `4.0 * ${d[0]} - 5.0 * ${d[2]} + ${d[4]}`,
+  `${d[3]} + ${d[4]} - 4.0 * (${d[1]} + ${d[2]})`,
+  `4.0 * (${d[1]} - ${d[2]}) + ${d[4]} - ${d[3]}`,
+  `2.0 * (${d[3]} - ${d[1]}) + ${d[4]} - ${d[2]}`,
+  `2.0 * (${d[1]} - ${d[3]}) + ${d[4]} - ${d[2]}`,
+  `4.0 * ${d[1]} - 5.0 * ${d[3]} + ${d[5]}`,
+];
+const Gt4 = (g: string[]): string[] => [
+  `0.25 * ${g[0]}`,
+  `(${g[0]} + ${g[1]} + ${g[2]}) * (-1.0 / 6.0)`,
+  `(${g[0]} - ${g[1]} + ${g[2]}) * (-1.0 / 6.0)`,
+  `${g[0]} * (1.0 / 24.0) + ${g[1]} * (1.0 / 12.0) + ${g[2]} * (1.0 / 6.0)`,
+  `${g[0]} * (1.0 / 24.0) - ${g[1]} * (1.0 / 12.0) + ${g[2]} * (1.0 / 6.0)`,
+  g[2]!,
+];
+const AT4 = (m: string[]): string[] => [
+  `${m[0]} + ${m[1]} + ${m[2]} + ${m[3]} + ${m[4]}`,
+  `${m[1]} - ${m[2]} + 2.0 * (${m[3]} - ${m[4]})`,
+  `${m[1]} + ${m[2]} + 4.0 * (${m[3]} + ${m[4]})`,
+  `${m[1]} - ${m[2]} + 8.0 * (${m[3]} - ${m[4]}) + ${m[5]}`,
+];
 
 /** A 2-D transform of `rows x cols` named values a{i}_{j}: the 1-D one down the columns, then along the rows. */
 function transform2d(src: string, dst: string, rows: number, cols: number, f: (v: string[]) => string[]): string {
@@ -100,9 +130,10 @@ function transform2d(src: string, dst: string, rows: number, cols: number, f: (v
  * w(o, c, tap) = w[o*qStride + c*cStride + tap] (tap flipped for the input gradient). One
  * invocation per (c, o).
  */
-export function winogradWeightKernel(C: number, O: number, Op: number, wl: WeightLayout): KernelDef {
-  return memoized(`winogradWeight:${JSON.stringify([C, O, Op, wl])}`, () => {
+export function winogradWeightKernel(C: number, O: number, Op: number, wl: WeightLayout, m: 2 | 4 = 2): KernelDef {
+  return memoized(`winogradWeight:${JSON.stringify([C, O, Op, wl, m])}`, () => {
     const tap = (k: number) => (wl.flip ? 8 - k : k);
+    const A = m + 2;
     return {
       name: 'winogradWeights',
       uniforms: [['wOff', 'u32']],
@@ -120,8 +151,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ok = o < ${O}u;
   let base = min(o, ${O - 1}u) * ${wl.qStride}u + c * ${wl.cStride}u - u.wOff;
 ${range(9).map((k) => `  let g${Math.floor(k / 3)}_${k % 3} = select(0.0, w[base + ${tap(k)}u], ok);`).join('\n')}
-${transform2d('g', 'u', 3, 3, Gt)}
-${range(16).map((p) => `  U[${p * C * Op}u + i] = u${p >> 2}_${p & 3};`).join('\n')}
+${transform2d('g', 'u', 3, 3, m === 4 ? Gt4 : Gt)}
+${range(A * A).map((p) => `  U[${p * C * Op}u + i] = u${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
   });
@@ -133,11 +164,12 @@ ${range(16).map((p) => `  U[${p * C * Op}u + i] = u${p >> 2}_${p & 3};`).join('\
  * zero outside the input. One invocation per (c, t). With `Cp` (the weight gradient's layout) the
  * same patches as X[pos][t][c] for c < Cp (zero for c >= C), c fastest: one invocation per (t, c).
  */
-export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: number): KernelDef {
-  return memoized(`winogradInput:${JSON.stringify([g, xStride, Cp])}`, () => {
+export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: number, m: 2 | 4 = 2): KernelDef {
+  return memoized(`winogradInput:${JSON.stringify([g, xStride, Cp, m])}`, () => {
     const { C, H, W, PT, PL } = g;
-    const { TH, TW } = winogradTiles(g);
-    const R = range(4);
+    const { TH, TW } = winogradTiles(g, m);
+    const A = m + 2;
+    const R = range(A);
     const index =
       Cp === undefined
         ? `  if (i >= ${C}u * u.tp) { return; }
@@ -158,7 +190,7 @@ export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: n
         ['V', 'write', 'array<f32>'],
       ],
       body: `
-// x [N,${C},${H},${W}], tiles of 2x2 outputs ${TH}x${TW} per sample, padding ${PT},${PL}
+// x [N,${C},${H},${W}], tiles of ${m}x${m} outputs ${TH}x${TW} per sample, padding ${PT},${PL}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
@@ -168,15 +200,15 @@ ${index}
   let ty = r % ${TH}u;
   let n = r / ${TH}u;
   let plane = n * ${xStride}u + c * ${H * W}u - u.xOff;
-${R.map((k) => `  let iy${k} = i32(ty * 2u) + (${k - PT});
+${R.map((k) => `  let iy${k} = i32(ty * ${m}u) + (${k - PT});
   let rv${k} = live & (iy${k} >= 0) & (iy${k} < ${H});
   let row${k} = plane + u32(clamp(iy${k}, 0, ${H - 1})) * ${W}u;
-  let ix${k} = i32(tx * 2u) + (${k - PL});
+  let ix${k} = i32(tx * ${m}u) + (${k - PL});
   let cv${k} = (ix${k} >= 0) & (ix${k} < ${W});
   let col${k} = u32(clamp(ix${k}, 0, ${W - 1}));`).join('\n')}
 ${R.flatMap((a) => R.map((b) => `  let d${a}_${b} = select(0.0, x[row${a} + col${b}], rv${a} & cv${b});`)).join('\n')}
-${transform2d('d', 'v', 4, 4, BT)}
-${Cp === undefined ? '  let at = c * u.tp + t;\n' : ''}${range(16).map((p) => `  ${store(p)} = v${p >> 2}_${p & 3};`).join('\n')}
+${transform2d('d', 'v', A, A, m === 4 ? BT4 : BT)}
+${Cp === undefined ? '  let at = c * u.tp + t;\n' : ''}${range(A * A).map((p) => `  ${store(p)} = v${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
   });
@@ -249,14 +281,15 @@ ${Q.flatMap((q) => K4.map((k) => `  M[mb + ${q}u * u.tp4 + ${k}u] = vec4<f32>(${
 }
 
 /**
- * y from M: the 2x2 outputs of tile t for channel o, plus bias and the fused ReLU, those inside the
+ * y from M: the m x m outputs of tile t for channel o, plus bias and the fused ReLU, those inside the
  * OH x OW output written. One invocation per (o, t), t fastest (neighbouring lanes read neighbouring M).
  */
-export function winogradOutputKernel(g: WinogradGeometry, Op: number): KernelDef {
-  return memoized(`winogradOutput:${JSON.stringify([g, Op])}`, () => {
+export function winogradOutputKernel(g: WinogradGeometry, Op: number, m: 2 | 4 = 2): KernelDef {
+  return memoized(`winogradOutput:${JSON.stringify([g, Op, m])}`, () => {
     const { O, OH, OW } = g;
-    const { TH, TW } = winogradTiles(g);
-    const R = range(4);
+    const { TH, TW } = winogradTiles(g, m);
+    const A = m + 2;
+    const R = range(A);
     return {
       name: 'winogradOutput',
       uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'], ['relu', 'u32']],
@@ -282,19 +315,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ty = r % ${TH}u;
   let n = r / ${TH}u;
   let mb = o * u.tp + t;
-${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(4 * a + b) * Op}u * u.tp + mb];`)).join('\n')}
-${transform2d('m', 'z', 4, 4, AT)}
+${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(A * a + b) * Op}u * u.tp + mb];`)).join('\n')}
+${transform2d('m', 'z', A, A, m === 4 ? AT4 : AT)}
   var b = 0.0;
   if (u.hasBias != 0u) { b = bias[o - u.bOff]; }
-  let oy = ty * 2u;
-  let ox = tx * 2u;
+  let oy = ty * ${m}u;
+  let ox = tx * ${m}u;
   let at = (n * ${O}u + o) * ${OH * OW}u + oy * ${OW}u + ox - u.yOff;
-  y[at] = act(z0_0 + b);
-  if (ox + 1u < ${OW}u) { y[at + 1u] = act(z0_1 + b); }
-  if (oy + 1u < ${OH}u) {
-    y[at + ${OW}u] = act(z1_0 + b);
-    if (ox + 1u < ${OW}u) { y[at + ${OW + 1}u] = act(z1_1 + b); }
-  }
+${range(m).flatMap((r) => range(m).map((c) => `  if (${r === 0 ? 'true' : `oy + ${r}u < ${OH}u`} && ${c === 0 ? 'true' : `ox + ${c}u < ${OW}u`}) { y[at + ${r * OW + c}u] = act(z${r}_${c} + b); }`)).join('\n')}
 }`,
     };
   });
@@ -309,20 +337,44 @@ ${transform2d('m', 'z', 4, 4, AT)}
 //   E[pos][t][o] = (A e A^T)[pos]      winogradOutputGradKernel
 //   M[pos][o][c] = sum_t E[pos][t][o] X[pos][t][c]   winogradGemmKernel with t as its summed index
 //   dw(o, c)    = G^T M[.][o][c] G      winogradWeightGradKernel
-// 16 multiply-adds per tile and channel pair instead of 36, as in the forward.
+// 16 multiply-adds per tile and channel pair instead of 36, as in the forward. F(3x3,4x4) (tile.m
+// = 4) reads F(4x4,3x3) the same way: 4x4 blocks of dy, 6x6 input patches, 36 GEMMs, 36
+// multiply-adds per tile and channel pair instead of 144.
 
-/** The 1-D transforms of the weight gradient: A (2 -> 4 values) and G^T (4 -> 3). */
+/** The 1-D transforms of the weight gradient: A (m -> m + 2 values) and G^T (m + 2 -> 3), m = 2 or 4. */
 const A1 = (e: string[]): string[] => [e[0]!, `${e[0]} + ${e[1]}`, `${e[0]} - ${e[1]}`, `-${e[1]}`];
 const GT1 = (m: string[]): string[] => [`${m[0]} + 0.5 * (${m[1]} + ${m[2]})`, `0.5 * (${m[1]} - ${m[2]})`, `0.5 * (${m[1]} + ${m[2]}) + ${m[3]}`];
+const A4 = (e: string[]): string[] => [
+  e[0]!,
+  `${e[0]} + ${e[1]} + ${e[2]} + ${e[3]}`,
+  `${e[0]} - ${e[1]} + ${e[2]} - ${e[3]}`,
+  `${e[0]} + 2.0 * ${e[1]} + 4.0 * ${e[2]} + 8.0 * ${e[3]}`,
+  `${e[0]} - 2.0 * ${e[1]} + 4.0 * ${e[2]} - 8.0 * ${e[3]}`,
+  e[3]!,
+];
+const GT4 = (m: string[]): string[] => [
+  `0.25 * ${m[0]} - (${m[1]} + ${m[2]}) * (1.0 / 6.0) + (${m[3]} + ${m[4]}) * (1.0 / 24.0)`,
+  `(${m[2]} - ${m[1]}) * (1.0 / 6.0) + (${m[3]} - ${m[4]}) * (1.0 / 12.0)`,
+  `(${m[3]} + ${m[4]} - ${m[1]} - ${m[2]}) * (1.0 / 6.0) + ${m[5]}`,
+];
 
 /**
- * E[pos][t][o] for o < Op (zero for o >= O): the transformed 2x2 block of dy at tile t = (n, ty, tx),
- * rows 2ty.., columns 2tx.. (zero past the OH x OW output). One invocation per (t, o), o fastest.
+ * E[pos][t][o] for o < Op (zero for o >= O): the transformed m x m block of dy at tile t = (n, ty, tx),
+ * rows m*ty.., columns m*tx.. (zero past the OH x OW output). One invocation per (t, o), o fastest.
  */
-export function winogradOutputGradKernel(g: WinogradGeometry, Op: number): KernelDef {
-  return memoized(`winogradOutputGrad:${JSON.stringify([g, Op])}`, () => {
+export function winogradOutputGradKernel(g: WinogradGeometry, Op: number, m: 2 | 4 = 2): KernelDef {
+  return memoized(`winogradOutputGrad:${JSON.stringify([g, Op, m])}`, () => {
     const { O, OH, OW } = g;
-    const { TH, TW } = winogradTiles(g);
+    const { TH, TW } = winogradTiles(g, m);
+    const A = m + 2;
+    // block element (r, s): inside the output when its row and column are (clamped addresses, no branches)
+    const block = range(m).flatMap((r) =>
+      range(m).map((c) => {
+        const rowOk = r === 0 ? 'live' : `live & (oy + ${r}u < ${OH}u)`;
+        const ok = c === 0 ? rowOk : `${rowOk} & (ox + ${c}u < ${OW}u)`;
+        return `  let e${r}_${c} = select(0.0, dy[at + min(oy + ${r}u, ${OH - 1}u) * ${OW}u + min(ox + ${c}u, ${OW - 1}u)], ${ok});`;
+      }),
+    );
     return {
       name: 'winogradOutputGrad',
       uniforms: [['tiles', 'u32'], ['yOff', 'u32']],
@@ -331,7 +383,7 @@ export function winogradOutputGradKernel(g: WinogradGeometry, Op: number): Kerne
         ['E', 'write', 'array<f32>'],
       ],
       body: `
-// dy [N,${O},${OH},${OW}] in 2x2 blocks ${TH}x${TW} per sample
+// dy [N,${O},${OH},${OW}] in ${m}x${m} blocks ${TH}x${TW} per sample
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
@@ -343,26 +395,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r = t / ${TW}u;
   let ty = r % ${TH}u;
   let n = r / ${TH}u;
-  let oy = ty * 2u;
-  let ox = tx * 2u;
-  let at = (n * ${O}u + o) * ${OH * OW}u + min(oy, ${OH - 1}u) * ${OW}u + min(ox, ${OW - 1}u) - u.yOff;
-  let down = live & (oy + 1u < ${OH}u);
-  let right = ox + 1u < ${OW}u;
-  let e0_0 = select(0.0, dy[at], live);
-  let e0_1 = select(0.0, dy[at + select(0u, 1u, right)], live & right);
-  let e1_0 = select(0.0, dy[at + select(0u, ${OW}u, down)], down);
-  let e1_1 = select(0.0, dy[at + select(0u, ${OW}u, down) + select(0u, 1u, right)], down & right);
-${transform2d('e', 'v', 2, 2, A1)}
-${range(16).map((p) => `  E[${p * Op}u * u.tiles + i] = v${p >> 2}_${p & 3};`).join('\n')}
+  let oy = ty * ${m}u;
+  let ox = tx * ${m}u;
+  let at = (n * ${O}u + o) * ${OH * OW}u - u.yOff;
+${block.join('\n')}
+${transform2d('e', 'v', m, m, m === 4 ? A4 : A1)}
+${range(A * A).map((p) => `  E[${p * Op}u * u.tiles + i] = v${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
   });
 }
 
 /** dw [O, C, 3, 3] (one partial slab) from M[pos][o][c] (Op x Cp per position): G^T M G. One invocation per (o, c). */
-export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: number): KernelDef {
-  return memoized(`winogradWeightGrad:${JSON.stringify([C, O, Op, Cp])}`, () => {
-    const R = range(4);
+export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: number, m: 2 | 4 = 2): KernelDef {
+  return memoized(`winogradWeightGrad:${JSON.stringify([C, O, Op, Cp, m])}`, () => {
+    const A = m + 2;
+    const R = range(A);
     return {
       name: 'winogradWeightGrad',
       uniforms: [],
@@ -376,8 +424,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= ${O * C}u) { return; }
   let mb = (i / ${C}u) * ${Cp}u + i % ${C}u;
-${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(4 * a + b) * Op * Cp}u + mb];`)).join('\n')}
-${transform2d('m', 'z', 4, 4, GT1)}
+${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(A * a + b) * Op * Cp}u + mb];`)).join('\n')}
+${transform2d('m', 'z', A, A, m === 4 ? GT4 : GT1)}
 ${range(9).map((k) => `  dw[i * 9u + ${k}u] = z${Math.floor(k / 3)}_${k % 3};`).join('\n')}
 }`,
     };
@@ -394,7 +442,9 @@ export function winogradWeightGradApplies(g: WinogradGeometry, tile: WinogradTil
   if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (tile.u4 ? 32 : subgroup ? 8 : 4) !== 0 || P * TN > 256) return false;
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
-  const { TH, TW } = winogradTiles(g);
+  const m = outputSide(tile);
+  const A2 = winogradPositions(m);
+  const { TH, TW } = winogradTiles(g, m);
   const Cp = Math.ceil(g.C / P) * P, Op = winogradChannels(g.O, tile);
-  return 16 * TH * TW * Math.max(Cp, Op) <= max && 16 * Op * Cp <= max && 9 * g.C * g.O <= max;
+  return A2 * TH * TW * Math.max(Cp, Op) <= max && A2 * Op * Cp <= max && 9 * g.C * g.O <= max;
 }

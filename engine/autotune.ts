@@ -152,7 +152,8 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
   if (pass === 'backward-weights') {
     // 3x3 stride 1 from 64 channels: F(3x3,2x2) (4x32s: 1.6x direct-4x8s on llvmpipe at 64x320x320,
     // 2x at 128x160x160, 2.6x at 512x40x40; 8x32v another 1.1-1.2x; below ~32 channels its padded
-    // GEMM blocks lose), and from 32x32 outputs F(3x3,4x4) (another 1.1-1.75x; 0.77x at 20x20)
+    // GEMM blocks lose), and from 32x32 outputs F(3x3,4x4) (another 1.1-1.75x; 0.77x at 20x20); 5x5
+    // stride 1 as F(5x5,2x2) (2x direct-4x16sk1 at 64x320x320; 1e-4 from it relative to the largest)
     if (g.C >= 64 && g.O >= 64) {
       const f4 = g.OH * g.OW >= 1024 ? ['winograd4-8x32v'] : [];
       const v = [...f4, 'winograd-8x32v', 'winograd-4x32s'].find((t) => variantApplies(pass, g, t));
@@ -175,7 +176,8 @@ export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant
   // channels and U read as vec4s (8x32v) runs 1.1-1.25x the 4x32s tile and 1.4x direct-8x8sr at
   // 64x320x320 and 64x160x160 (4x32s, U read as scalars: 0.93x there, 1.3-1.6x from 128 channels);
   // F(4x4,3x3) another 1.3-1.6x from 32x32 outputs up (8x32v), 1.1x at 20x20 (4x32v: fewer padded
-  // tiles), 0.75x at 16x16
+  // tiles), 0.75x at 16x16. 5x5 stride 1 runs F(2x2,5x5) (8x32v: 1.1-1.17x direct-8x8sr forward,
+  // 1.29x dx at 64x320x320)
   const summed = pass === 'backward-data' ? g.O : g.C;
   if (summed >= 64 && channels >= 32) {
     const plane = pass === 'backward-data' ? g.H * g.W : g.OH * g.OW;

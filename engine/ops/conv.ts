@@ -152,7 +152,7 @@ export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tens
   const v = variant ?? convVariant('forward', g);
   const wino = parseWinogradTile(v);
   const wg = wino && winogradGeometryOf('forward', g);
-  if (wino && wg) return launchWinograd(wg, g.N, x, w, { qStride: g.C * 9, cStride: 9, flip: false }, b, y, wino, relu);
+  if (wino && wg) return launchWinograd(wg, g.N, x, w, { qStride: g.C * wg.K * wg.K, cStride: wg.K * wg.K, flip: false }, b, y, wino, relu);
   if (v !== 'gemm' && !wino) return launchDirectForward(g, x, w, b, y, parseTile(v), relu);
   const e = engine();
   const K = g.C * g.KH * g.KW;
@@ -358,7 +358,7 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   if (wino && wg) {
     // the conv of dy with the transposed, flipped weights
     const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
-    launchWinograd(wg, g.N, dy, w, { qStride: 9, cStride: g.C * 9, flip: true }, null, dx, wino, false);
+    launchWinograd(wg, g.N, dy, w, { qStride: wg.K * wg.K, cStride: g.C * wg.K * wg.K, flip: true }, null, dx, wino, false);
     return dx;
   }
   if (v !== 'gemm' && !wino && directInputGradientApplies(g, parseTile(v))) return launchDirectBackwardData(g, dy, w, parseTile(v));

@@ -22,9 +22,11 @@ import { maxBindingElements } from '../binding.ts';
 import type { ConvGeometry } from '../conv2d.ts';
 import { memoized, type WeightLayout } from './direct.ts';
 
-/** A 3x3 stride-1 conv in the kernels' terms: x [N, C, H, W] -> y [N, O, OH, OW] (the launch's samples). */
+/** A 3x3 (or 5x5) stride-1 conv in the kernels' terms: x [N, C, H, W] -> y [N, O, OH, OW] (the launch's samples). */
 export interface WinogradGeometry {
   C: number; H: number; W: number; O: number; OH: number; OW: number; PT: number; PL: number;
+  /** Kernel side r of F(m x m, r x r): 3, or 5 (F(2x2,5x5) only). */
+  K: 3 | 5;
 }
 
 /** A GEMM register tile: P tiles (a multiple of 4: vec4 loads of V) x TN output channels (a multiple of 8 with subgroups). */
@@ -38,9 +40,9 @@ export interface WinogradTile {
   m?: 2 | 4;
 }
 
-/** A tile's output side m, and its (m + 2)^2 GEMM positions. */
+/** A tile's output side m, and the (m + r - 1)^2 GEMM positions of F(m x m, r x r). */
 export const outputSide = (tile: Pick<WinogradTile, 'm'>): 2 | 4 => tile.m ?? 2;
-export const winogradPositions = (m: number): number => (m + 2) * (m + 2);
+export const winogradPositions = (m: number, r = 3): number => (m + r - 1) * (m + r - 1);
 
 /**
  * The Winograd form of a conv pass, or null where it does not apply (3x3, stride 1, dilation 1
@@ -48,24 +50,28 @@ export const winogradPositions = (m: number): number => (m + 2) * (m + 2);
  * with the padding mirrored; the weight gradient has the forward's geometry.
  */
 export function winogradGeometryOf(pass: 'forward' | 'backward-data' | 'backward-weights', g: ConvGeometry): WinogradGeometry | null {
-  if (g.KH !== 3 || g.KW !== 3 || g.SH !== 1 || g.SW !== 1 || g.DH !== 1 || g.DW !== 1) return null;
-  if (pass !== 'backward-data') return { C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, PT: g.PT, PL: g.PL };
-  return { C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, PT: 2 - g.PT, PL: 2 - g.PL };
+  if (g.KH !== g.KW || (g.KH !== 3 && g.KH !== 5) || g.SH !== 1 || g.SW !== 1 || g.DH !== 1 || g.DW !== 1) return null;
+  const K = g.KH as 3 | 5;
+  if (pass !== 'backward-data') return { C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, PT: g.PT, PL: g.PL, K };
+  return { C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, PT: K - 1 - g.PT, PL: K - 1 - g.PL, K };
 }
 
 /** Output channels padded to the GEMM's channel block. */
 export const winogradChannels = (O: number, tile: WinogradTile): number => Math.ceil(O / tile.TN) * tile.TN;
 
-/** Tiles of one sample's V and M, padded to the GEMM's tile block. */
-export function winogradSampleElements(g: WinogradGeometry, tile: WinogradTile): number {
-  const m = outputSide(tile);
-  const { TH, TW } = winogradTiles(g, m);
-  return winogradPositions(m) * Math.max(g.C, winogradChannels(g.O, tile)) * Math.ceil((TH * TW) / tile.P) * tile.P;
+/**
+ * Tiles per launch range (a multiple of the GEMM's tile block P) such that its V and M fit one
+ * binding: a large plane (64 channels at 320x320 under F(2x2,5x5): 236 MB of V) runs in ranges of
+ * tiles, a small one in ranges of whole samples and more.
+ */
+export function winogradRangeTiles(g: WinogradGeometry, tile: WinogradTile): number {
+  const perTile = winogradPositions(outputSide(tile), g.K) * Math.max(g.C, winogradChannels(g.O, tile));
+  return Math.floor(maxBindingElements() / perTile / tile.P) * tile.P;
 }
 
 /**
  * Whether a tile runs a Winograd geometry: P a multiple of 4, TN of 8 with subgroups (lanes load
- * U 8 at a time) and of 4 without, at most 128 accumulators, one sample's V and M and the weights
+ * U 8 at a time) and of 4 without, at most 256 accumulators, P tiles' V and M and the weights
  * within one binding.
  */
 export function winogradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
@@ -73,7 +79,8 @@ export function winogradApplies(g: WinogradGeometry, tile: WinogradTile, subgrou
   if (P < 4 || P % 4 !== 0 || TN < 4 || TN % (tile.u4 ? 32 : subgroup ? 8 : 4) !== 0 || P * TN > 256) return false;
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
-  return winogradSampleElements(g, tile) <= max && winogradPositions(outputSide(tile)) * g.C * winogradChannels(g.O, tile) <= max && 9 * g.C * g.O <= max;
+  if (g.K === 5 && outputSide(tile) !== 2) return false; // F(2x2,5x5) only
+  return winogradRangeTiles(g, tile) > 0 && winogradPositions(outputSide(tile), g.K) * g.C * winogradChannels(g.O, tile) <= max && g.K * g.K * g.C * g.O <= max;
 }
 
 /** Tiles of one sample: ceil(OH/m) x ceil(OW/m). */
@@ -105,12 +112,28 @@ const Gt4 = (g: string[]): string[] => [
   `${g[0]} * (1.0 / 24.0) - ${g[1]} * (1.0 / 12.0) + ${g[2]} * (1.0 / 6.0)`,
   g[2]!,
 ];
+// F(2,5) on the same points: the same 6x6 data transform (BT4), its own G and A^T
+const G25 = (g: string[]): string[] => [
+  `0.25 * ${g[0]}`,
+  `(${g[0]} + ${g[1]} + ${g[2]} + ${g[3]} + ${g[4]}) * (-1.0 / 6.0)`,
+  `(${g[0]} - ${g[1]} + ${g[2]} - ${g[3]} + ${g[4]}) * (-1.0 / 6.0)`,
+  `(${g[0]} + 2.0 * ${g[1]} + 4.0 * ${g[2]} + 8.0 * ${g[3]} + 16.0 * ${g[4]}) * (1.0 / 24.0)`,
+  `(${g[0]} - 2.0 * ${g[1]} + 4.0 * ${g[2]} - 8.0 * ${g[3]} + 16.0 * ${g[4]}) * (1.0 / 24.0)`,
+  g[4]!,
+];
+const AT25 = (m: string[]): string[] => [`${m[0]} + ${m[1]} + ${m[2]} + ${m[3]} + ${m[4]}`, `${m[1]} - ${m[2]} + 2.0 * (${m[3]} - ${m[4]}) + ${m[5]}`];
 const AT4 = (m: string[]): string[] => [
   `${m[0]} + ${m[1]} + ${m[2]} + ${m[3]} + ${m[4]}`,
   `${m[1]} - ${m[2]} + 2.0 * (${m[3]} - ${m[4]})`,
   `${m[1]} + ${m[2]} + 4.0 * (${m[3]} + ${m[4]})`,
   `${m[1]} - ${m[2]} + 8.0 * (${m[3]} - ${m[4]}) + ${m[5]}`,
 ];
+
+/** The transforms of F(m x m, r x r): data (B^T), weights (G), output (A^T). */
+function forwardTransforms(m: 2 | 4, r: 3 | 5) {
+  if (r === 5) return { data: BT4, weights: G25, output: AT25 };
+  return m === 4 ? { data: BT4, weights: Gt4, output: AT4 } : { data: BT, weights: Gt, output: AT };
+}
 
 /** A 2-D transform of `rows x cols` named values a{i}_{j}: the 1-D one down the columns, then along the rows. */
 function transform2d(src: string, dst: string, rows: number, cols: number, f: (v: string[]) => string[]): string {
@@ -130,10 +153,10 @@ function transform2d(src: string, dst: string, rows: number, cols: number, f: (v
  * w(o, c, tap) = w[o*qStride + c*cStride + tap] (tap flipped for the input gradient). One
  * invocation per (c, o).
  */
-export function winogradWeightKernel(C: number, O: number, Op: number, wl: WeightLayout, m: 2 | 4 = 2): KernelDef {
-  return memoized(`winogradWeight:${JSON.stringify([C, O, Op, wl, m])}`, () => {
-    const tap = (k: number) => (wl.flip ? 8 - k : k);
-    const A = m + 2;
+export function winogradWeightKernel(C: number, O: number, Op: number, wl: WeightLayout, m: 2 | 4 = 2, r: 3 | 5 = 3): KernelDef {
+  return memoized(`winogradWeight:${JSON.stringify([C, O, Op, wl, m, r])}`, () => {
+    const tap = (k: number) => (wl.flip ? r * r - 1 - k : k);
+    const A = m + r - 1;
     return {
       name: 'winogradWeights',
       uniforms: [['wOff', 'u32']],
@@ -150,8 +173,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let c = i / ${Op}u;
   let ok = o < ${O}u;
   let base = min(o, ${O - 1}u) * ${wl.qStride}u + c * ${wl.cStride}u - u.wOff;
-${range(9).map((k) => `  let g${Math.floor(k / 3)}_${k % 3} = select(0.0, w[base + ${tap(k)}u], ok);`).join('\n')}
-${transform2d('g', 'u', 3, 3, m === 4 ? Gt4 : Gt)}
+${range(r * r).map((k) => `  let g${Math.floor(k / r)}_${k % r} = select(0.0, w[base + ${tap(k)}u], ok);`).join('\n')}
+${transform2d('g', 'u', r, r, forwardTransforms(m, r).weights)}
 ${range(A * A).map((p) => `  U[${p * C * Op}u + i] = u${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
@@ -168,7 +191,7 @@ export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: n
   return memoized(`winogradInput:${JSON.stringify([g, xStride, Cp, m])}`, () => {
     const { C, H, W, PT, PL } = g;
     const { TH, TW } = winogradTiles(g, m);
-    const A = m + 2;
+    const A = m + g.K - 1;
     const R = range(A);
     const index =
       Cp === undefined
@@ -176,15 +199,16 @@ export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: n
   let t = i % u.tp;
   let c = i / u.tp;
   let live = t < u.tiles;
-  let tc = min(t, u.tiles - 1u);`
+  let tc = u.t0 + min(t, u.tiles - 1u);`
         : `  if (i >= u.tiles * ${Cp}u) { return; }
-  let tc = i / ${Cp}u;
+  let tc = u.t0 + i / ${Cp}u;
   let live = i % ${Cp}u < ${C}u;
   let c = min(i % ${Cp}u, ${C - 1}u);`;
     const store = Cp === undefined ? (p: number) => `V[${p * C}u * u.tp + at]` : (p: number) => `V[${p * Cp}u * u.tiles + i]`;
     return {
       name: Cp === undefined ? 'winogradInput' : 'winogradInputByTile',
-      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['xOff', 'u32']],
+      // the launch's tiles t0 .. t0 + tiles of the whole batch (n absolute: xOff is x's window start)
+      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['t0', 'u32'], ['xOff', 'u32']],
       storage: [
         ['x', 'read', 'array<f32>'],
         ['V', 'write', 'array<f32>'],
@@ -207,7 +231,7 @@ ${R.map((k) => `  let iy${k} = i32(ty * ${m}u) + (${k - PT});
   let cv${k} = (ix${k} >= 0) & (ix${k} < ${W});
   let col${k} = u32(clamp(ix${k}, 0, ${W - 1}));`).join('\n')}
 ${R.flatMap((a) => R.map((b) => `  let d${a}_${b} = select(0.0, x[row${a} + col${b}], rv${a} & cv${b});`)).join('\n')}
-${transform2d('d', 'v', A, A, m === 4 ? BT4 : BT)}
+${transform2d('d', 'v', A, A, forwardTransforms(m, g.K).data)}
 ${Cp === undefined ? '  let at = c * u.tp + t;\n' : ''}${range(A * A).map((p) => `  ${store(p)} = v${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
@@ -288,11 +312,11 @@ export function winogradOutputKernel(g: WinogradGeometry, Op: number, m: 2 | 4 =
   return memoized(`winogradOutput:${JSON.stringify([g, Op, m])}`, () => {
     const { O, OH, OW } = g;
     const { TH, TW } = winogradTiles(g, m);
-    const A = m + 2;
+    const A = m + g.K - 1;
     const R = range(A);
     return {
       name: 'winogradOutput',
-      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'], ['relu', 'u32']],
+      uniforms: [['tiles', 'u32'], ['tp', 'u32'], ['t0', 'u32'], ['yOff', 'u32'], ['bOff', 'u32'], ['hasBias', 'u32'], ['relu', 'u32']],
       storage: [
         ['M', 'read', 'array<f32>'],
         ['bias', 'read', 'array<f32>'],
@@ -310,13 +334,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= ${O}u * u.tiles) { return; }
   let t = i % u.tiles;
   let o = i / u.tiles;
-  let tx = t % ${TW}u;
-  let r = t / ${TW}u;
+  let tg = u.t0 + t;
+  let tx = tg % ${TW}u;
+  let r = tg / ${TW}u;
   let ty = r % ${TH}u;
   let n = r / ${TH}u;
   let mb = o * u.tp + t;
 ${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(A * a + b) * Op}u * u.tp + mb];`)).join('\n')}
-${transform2d('m', 'z', A, A, m === 4 ? AT4 : AT)}
+${transform2d('m', 'z', A, A, forwardTransforms(m, g.K).output)}
   var b = 0.0;
   if (u.hasBias != 0u) { b = bias[o - u.bOff]; }
   let oy = ty * ${m}u;
@@ -352,6 +377,15 @@ const A4 = (e: string[]): string[] => [
   `${e[0]} - 2.0 * ${e[1]} + 4.0 * ${e[2]} - 8.0 * ${e[3]}`,
   e[3]!,
 ];
+// F(5x5,2x2): dy's 2x2 blocks through A of F(2,5) (6 x 2), the products through G^T of F(2,5) (5 x 6)
+const A25 = (e: string[]): string[] => [e[0]!, `${e[0]} + ${e[1]}`, `${e[0]} - ${e[1]}`, `${e[0]} + 2.0 * ${e[1]}`, `${e[0]} - 2.0 * ${e[1]}`, e[1]!];
+const GT25 = (m: string[]): string[] =>
+  range(5).map((k) => {
+    const terms = [`(${m[1]} ${k % 2 ? '-' : '+'} ${m[2]}) * (-1.0 / 6.0)`, `(${m[3]} ${k % 2 ? '-' : '+'} ${m[4]}) * (${2 ** k}.0 / 24.0)`];
+    if (k === 0) terms.unshift(`0.25 * ${m[0]}`);
+    if (k === 4) terms.push(m[5]!);
+    return terms.join(' + ');
+  });
 const GT4 = (m: string[]): string[] => [
   `0.25 * ${m[0]} - (${m[1]} + ${m[2]}) * (1.0 / 6.0) + (${m[3]} + ${m[4]}) * (1.0 / 24.0)`,
   `(${m[2]} - ${m[1]}) * (1.0 / 6.0) + (${m[3]} - ${m[4]}) * (1.0 / 12.0)`,
@@ -366,7 +400,7 @@ export function winogradOutputGradKernel(g: WinogradGeometry, Op: number, m: 2 |
   return memoized(`winogradOutputGrad:${JSON.stringify([g, Op, m])}`, () => {
     const { O, OH, OW } = g;
     const { TH, TW } = winogradTiles(g, m);
-    const A = m + 2;
+    const A = m + g.K - 1;
     // block element (r, s): inside the output when its row and column are (clamped addresses, no branches)
     const block = range(m).flatMap((r) =>
       range(m).map((c) => {
@@ -377,7 +411,7 @@ export function winogradOutputGradKernel(g: WinogradGeometry, Op: number, m: 2 |
     );
     return {
       name: 'winogradOutputGrad',
-      uniforms: [['tiles', 'u32'], ['yOff', 'u32']],
+      uniforms: [['tiles', 'u32'], ['t0', 'u32'], ['yOff', 'u32']],
       storage: [
         ['dy', 'read', 'array<f32>'],
         ['E', 'write', 'array<f32>'],
@@ -388,7 +422,7 @@ export function winogradOutputGradKernel(g: WinogradGeometry, Op: number, m: 2 |
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= u.tiles * ${Op}u) { return; }
-  let t = i / ${Op}u;
+  let t = u.t0 + i / ${Op}u;
   let live = i % ${Op}u < ${O}u;
   let o = min(i % ${Op}u, ${O - 1}u);
   let tx = t % ${TW}u;
@@ -399,7 +433,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ox = tx * ${m}u;
   let at = (n * ${O}u + o) * ${OH * OW}u - u.yOff;
 ${block.join('\n')}
-${transform2d('e', 'v', m, m, m === 4 ? A4 : A1)}
+${transform2d('e', 'v', m, m, g.K === 5 ? A25 : m === 4 ? A4 : A1)}
 ${range(A * A).map((p) => `  E[${p * Op}u * u.tiles + i] = v${Math.floor(p / A)}_${p % A};`).join('\n')}
 }`,
     };
@@ -407,9 +441,9 @@ ${range(A * A).map((p) => `  E[${p * Op}u * u.tiles + i] = v${Math.floor(p / A)}
 }
 
 /** dw [O, C, 3, 3] (one partial slab) from M[pos][o][c] (Op x Cp per position): G^T M G. One invocation per (o, c). */
-export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: number, m: 2 | 4 = 2): KernelDef {
-  return memoized(`winogradWeightGrad:${JSON.stringify([C, O, Op, Cp, m])}`, () => {
-    const A = m + 2;
+export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: number, m: 2 | 4 = 2, r: 3 | 5 = 3): KernelDef {
+  return memoized(`winogradWeightGrad:${JSON.stringify([C, O, Op, Cp, m, r])}`, () => {
+    const A = m + r - 1;
     const R = range(A);
     return {
       name: 'winogradWeightGrad',
@@ -425,8 +459,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= ${O * C}u) { return; }
   let mb = (i / ${C}u) * ${Cp}u + i % ${C}u;
 ${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(A * a + b) * Op * Cp}u + mb];`)).join('\n')}
-${transform2d('m', 'z', A, A, m === 4 ? GT4 : GT1)}
-${range(9).map((k) => `  dw[i * 9u + ${k}u] = z${Math.floor(k / 3)}_${k % 3};`).join('\n')}
+${transform2d('m', 'z', A, A, r === 5 ? GT25 : m === 4 ? GT4 : GT1)}
+${range(r * r).map((k) => `  dw[i * ${r * r}u + ${k}u] = z${Math.floor(k / r)}_${k % r};`).join('\n')}
 }`,
     };
   });
@@ -434,7 +468,7 @@ ${range(9).map((k) => `  dw[i * 9u + ${k}u] = z${Math.floor(k / 3)}_${k % 3};`).
 
 /**
  * Whether the weight gradient runs F(3x3,2x2) with a GEMM tile: the tile rules of winogradApplies
- * (P pads the input channels, TN the output channels), one sample's X and E and the products
+ * (P pads the input channels, TN the output channels), one tile's X and E and the products
  * within one binding.
  */
 export function winogradWeightGradApplies(g: WinogradGeometry, tile: WinogradTile, subgroupsOf8: boolean): boolean {
@@ -443,8 +477,8 @@ export function winogradWeightGradApplies(g: WinogradGeometry, tile: WinogradTil
   if (subgroup && !subgroupsOf8) return false;
   const max = maxBindingElements();
   const m = outputSide(tile);
-  const A2 = winogradPositions(m);
-  const { TH, TW } = winogradTiles(g, m);
+  if (g.K === 5 && m !== 2) return false; // F(5x5,2x2) only
+  const A2 = winogradPositions(m, g.K);
   const Cp = Math.ceil(g.C / P) * P, Op = winogradChannels(g.O, tile);
-  return A2 * TH * TW * Math.max(Cp, Op) <= max && A2 * Op * Cp <= max && 9 * g.C * g.O <= max;
+  return A2 * Math.max(Cp, Op) <= max && A2 * Op * Cp <= max && g.K * g.K * g.C * g.O <= max;
 }

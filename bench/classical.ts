@@ -6,7 +6,7 @@
  * the work apart from the wait for cores. Standalone:
  *   npx tsx bench/classical.ts --data DIR [--trimap-folder trimap2] [--limit N] [--names GT01,GT04]
  */
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { openEvalSet } from '../matting/data/eval-set.ts';
@@ -14,7 +14,7 @@ import { scoreImage } from '../matting/evaluate.ts';
 import { closedFormPlanar } from '../matting/classical/planar.ts';
 import { estimateForeground } from '../matting/classical/foreground.ts';
 
-const o = parseArgs(process.argv.slice(2), {
+const o = parseScriptArgs(process.argv.slice(2), {
   data: { type: 'string', help: 'evaluation folder with image/, trimap/, alpha/ (required)' },
   trimapFolder: { type: 'string', default: 'trimap', help: 'trimap sub-folder' },
   limit: { type: 'number', default: 1000, help: 'first N images' },

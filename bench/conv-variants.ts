@@ -13,17 +13,22 @@ import { conv2dGeometry, launchConvBackwardData, launchConvBackwardWeight, launc
 import type { ConvPass } from '../engine/autotune.ts';
 import { convFlops, normalData, relativeError, timeInterleaved } from './harness.ts';
 import { oursRunner } from './rows.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const pass = arg('pass', 'forward') as ConvPass;
-const variants = arg('variants', 'gemm,direct-4x8').split(',');
-const shapes = arg('shapes', '64x64x64:64,128x32x32:128,256x16x16:256,512x8x8:512,512x4x4:512,4x64x64:64');
-const K = Number(arg('k', '3'));
-const S = Number(arg('stride', '1'));
-const N = Number(arg('batch', '1'));
+const o = parseScriptArgs(process.argv.slice(2), {
+  pass: { type: 'string', default: 'forward', choices: ['forward', 'backward-data', 'backward-weights'], help: 'the conv pass' },
+  variants: { type: 'string', default: 'gemm,direct-4x8', help: 'variants to compare, the first the reference' },
+  shapes: { type: 'string', default: '64x64x64:64,128x32x32:128,256x16x16:256,512x8x8:512,512x4x4:512,4x64x64:64', help: 'CxHxW:O, comma-separated' },
+  k: { type: 'number', default: 3, integer: true, min: 1, help: 'kernel side' },
+  stride: { type: 'number', default: 1, integer: true, min: 1, help: 'stride' },
+  batch: { type: 'number', default: 1, integer: true, min: 1, help: 'batch' },
+}, 'bench/conv-variants');
+const pass = o.pass as ConvPass;
+const variants = (o.variants as string).split(',');
+const shapes = o.shapes as string;
+const K = o.k as number;
+const S = o.stride as number;
+const N = o.batch as number;
 
 await initEngine();
 for (const s of shapes.split(',')) {

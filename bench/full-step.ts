@@ -9,11 +9,11 @@
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import { tunePendingConvs } from '../engine/autotune.ts';
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import { FULL_STEP_ARGS, fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
-const o = parseArgs(process.argv.slice(2), {
+const o = parseScriptArgs(process.argv.slice(2), {
   ...FULL_STEP_ARGS,
   steps: { type: 'number', default: 2, integer: true, min: 1, help: 'steps to time' },
   tuneSeconds: { type: 'number', default: 0, min: 0, help: 'tune the conv shapes for up to this long after the first step' },

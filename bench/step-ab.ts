@@ -6,15 +6,18 @@
  *   npx tsx bench/step-ab.ts --base /path/to/other/checkout [--reps 30] [--size 64] [--width 0.0625] [--batch 4]
  */
 import { resolve } from 'node:path';
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import { summarise } from './harness.ts';
 import { THIS_ROOT, tinyStep, tinyStepArgs } from './tiny-step.ts';
 
-const o = parseArgs(process.argv.slice(2), { ...tinyStepArgs(30), base: { type: 'string', help: 'the checkout to compare against (required)' } }, 'bench/step-ab');
+const o = parseScriptArgs(process.argv.slice(2), { ...tinyStepArgs(30), base: { type: 'string', help: 'the checkout to compare against (required)' } }, 'bench/step-ab');
 const { size, width, batch } = o as { size: number; width: number; batch: number };
 const reps = o.reps as number;
 const base = o.base as string | undefined;
-if (!base) throw new Error('--base DIR: the checkout to compare against');
+if (!base) {
+  console.error('bench/step-ab: --base DIR (the checkout to compare against) is required');
+  process.exit(2);
+}
 
 interface Side {
   name: string;

@@ -8,11 +8,11 @@
 import '../node/register-dawn.ts';
 import { initEngine, shutdownEngine } from '../engine/engine.ts';
 import type { KernelDef } from '../engine/kernels/kernel.ts';
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import { FULL_STEP_ARGS, fullStep } from './full-step-model.ts';
 import type { ModelConfig } from '../matting/graph/config.ts';
 
-const o = parseArgs(process.argv.slice(2), {
+const o = parseScriptArgs(process.argv.slice(2), {
   ...FULL_STEP_ARGS,
   top: { type: 'number', default: 40, integer: true, min: 1, help: 'rows to list' },
   reps: { type: 'number', default: 1, integer: true, min: 1, help: 'replays per dispatch (the fastest counts)' },

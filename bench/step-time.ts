@@ -4,7 +4,7 @@
  * or batching launches (on llvmpipe every dispatch costs a floor of ~55 us whatever its size).
  *   npx tsx bench/step-time.ts [--size 64] [--width 0.0625] [--batch 4] [--reps 15] [--kernels]
  */
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import { shutdownEngine } from '../engine/engine.ts';
 import { gpuWait } from '../engine/gpu-wait.ts';
 import { tunePendingConvs } from '../engine/autotune.ts';
@@ -12,7 +12,7 @@ import type { KernelDef } from '../engine/kernels/kernel.ts';
 import { summarise } from './harness.ts';
 import { THIS_ROOT, tinyStep, tinyStepArgs } from './tiny-step.ts';
 
-const o = parseArgs(process.argv.slice(2), { ...tinyStepArgs(15), kernels: { type: 'boolean', help: 'dispatches per kernel name' } }, 'bench/step-time');
+const o = parseScriptArgs(process.argv.slice(2), { ...tinyStepArgs(15), kernels: { type: 'boolean', help: 'dispatches per kernel name' } }, 'bench/step-time');
 const { size, width, batch } = o as { size: number; width: number; batch: number };
 const reps = o.reps as number;
 const { engine: e, step } = await tinyStep(THIS_ROOT, { size, width, batch });

@@ -3,14 +3,14 @@
  * against the autotuned variants, interleaved in one process (ratios hold on a loaded machine).
  *   npx tsx bench/step-variants.ts [--size 64] [--width 0.0625] [--batch 4] [--reps 7]
  */
-import { parseArgs } from '../cli/args.ts';
+import { parseScriptArgs } from '../cli/args.ts';
 import { shutdownEngine } from '../engine/engine.ts';
 import { gpuWait } from '../engine/gpu-wait.ts';
 import { forceConvVariant, tunePendingConvs, type ConvPass } from '../engine/autotune.ts';
 import { summarise, timeInterleaved, type Runner } from './harness.ts';
 import { THIS_ROOT, tinyStep, tinyStepArgs } from './tiny-step.ts';
 
-const o = parseArgs(process.argv.slice(2), tinyStepArgs(7), 'bench/step-variants');
+const o = parseScriptArgs(process.argv.slice(2), tinyStepArgs(7), 'bench/step-variants');
 const { size, width, batch } = o as { size: number; width: number; batch: number };
 const reps = o.reps as number;
 const { engine: e, step } = await tinyStep(THIS_ROOT, { size, width, batch });

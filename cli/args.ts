@@ -169,6 +169,20 @@ export function parseArgs<S extends OptionSpec>(argv: string[], spec: S, verb: s
   return out as Parsed<S>;
 }
 
+/**
+ * parseArgs for the scripts under bench/: a usage error prints its one line and exits with status 2,
+ * as the CLI verbs do (cli/main.ts), instead of a stack trace.
+ */
+export function parseScriptArgs<S extends OptionSpec>(argv: string[], spec: S, name: string): Parsed<S> {
+  try {
+    return parseArgs(argv, spec, name);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(e.message);
+    process.exit(2);
+  }
+}
+
 /** The option table of `--help`: placeholders, choices and defaults from the spec. */
 export function helpText(verb: string, summary: string, spec: OptionSpec, usage = '[options]'): string {
   const rows = Object.entries(spec).map(([k, v]) => {

@@ -99,3 +99,20 @@ describe('helpText', () => {
     expect(h).not.toMatch(/<string>|<number>/);
   });
 });
+
+describe('parseScriptArgs (the bench scripts)', () => {
+  it('turns a bad option into one line on stderr and exit 2, no stack trace', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const root = join(import.meta.dirname, '..', '..');
+    const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    for (const [script, arg] of [['bench/full-step.ts', '--stpes'], ['bench/step-profile.ts', '--top=x']] as const) {
+      const r = spawnSync(process.execPath, [tsx, join(root, script), arg], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, `${script}: ${r.stderr}`).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^bench\/(full-step|step-profile): /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  }, 240_000);
+});

@@ -18,6 +18,8 @@ import type { ConvGeometry } from './kernels/conv2d.ts';
 import { directInputGradientApplies, rows4Apply, type DirectTile } from './kernels/conv/direct.ts';
 import { winogradApplies, winogradGeometryOf, winogradWeightGradApplies, type WinogradTile } from './kernels/conv/winograd.ts';
 import { colsApplies } from './kernels/conv/cols.ts';
+import { phaseGeometryOf } from './kernels/conv/phase.ts';
+import { maxBindingElements } from './kernels/binding.ts';
 import { gpuWait } from './gpu-wait.ts';
 
 export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
@@ -25,7 +27,8 @@ export type ConvPass = 'forward' | 'backward-data' | 'backward-weights';
  * 'gemm', 'direct-PxTN', 'direct-PxTNv' (weights repacked for vec4 loads) or 'direct-PxTNs' (weights,
  * or for the weight gradient output gradients, shared through the subgroup), each optionally with
  * 'r' (input rows read as vec4s); 'winograd-PxTN[s|v]' (3x3 stride 1: Winograd F(2x2,3x3), kernels/conv/winograd.ts);
- * 'cols-PxTNv' (input and weight gradients as one GEMM over the column matrix, kernels/conv/cols.ts).
+ * 'cols-PxTNv' (input and weight gradients as one GEMM over the column matrix, kernels/conv/cols.ts);
+ * 'phase-<winograd variant>' (a stride-2 conv as a 3x3 conv over its input's phases, kernels/conv/phase.ts).
  */
 export type ConvVariant = string;
 
@@ -41,7 +44,11 @@ export function forceConvVariant(pass: ConvPass, v: ConvVariant | undefined): vo
 /** Throws on a name that is no variant (gemm, direct-..., winograd-...). */
 function checkVariantName(v: ConvVariant): void {
   if (v === 'gemm') return;
-  if (v.startsWith('winograd')) parseWinogradTile(v);
+  const inner = phaseInner(v);
+  if (inner !== null) {
+    if (!inner.startsWith('winograd')) throw new Error(`unknown conv variant '${v}' (expected phase-winograd...)`);
+    parseWinogradTile(inner);
+  } else if (v.startsWith('winograd')) parseWinogradTile(v);
   else if (v.startsWith('cols')) parseColsTile(v);
   else parseTile(v);
 }
@@ -52,6 +59,11 @@ export function parseWinogradTile(v: ConvVariant): WinogradTile | null {
   const m = /^winograd(4?)-(\d+)x(\d+)([sv]?)$/.exec(v);
   if (!m) throw new Error(`unknown conv variant '${v}' (expected winograd-PxTN or winograd4-PxTN, then s for weights shared by the subgroup, v for the same read as vec4s)`);
   return { P: Number(m[2]), TN: Number(m[3]), subgroup: m[4] !== '', ...(m[4] === 'v' ? { u4: true } : {}), ...(m[1] ? { m: 4 as const } : {}) };
+}
+
+/** 'phase-<variant>': a stride-2 conv as a 3x3 conv over its input's phases (ops/conv-phase.ts), run by a Winograd variant. */
+export function phaseInner(v: ConvVariant): ConvVariant | null {
+  return v.startsWith('phase-') ? v.slice('phase-'.length) : null;
 }
 
 /** 'cols-PxTNv': a conv's input or weight gradient as one GEMM over its column matrix (ops/conv-cols.ts), the GEMM's tile. */
@@ -73,6 +85,12 @@ export function parseTile(v: ConvVariant): DirectTile {
 /** Whether a pass of a shape can run a variant at all (the direct input gradient needs stride 1 and one weight binding). */
 export function variantApplies(pass: ConvPass, g: ConvGeometry, v: ConvVariant): boolean {
   if (v === 'gemm') return true;
+  const inner = phaseInner(v);
+  if (inner !== null) {
+    const pg = phaseGeometryOf(g);
+    const max = maxBindingElements();
+    return !!pg && inner.startsWith('winograd') && g.O * pg.C * 9 <= max && pg.C * pg.H * pg.W <= max && variantApplies(pass, pg, inner);
+  }
   const cols = parseColsTile(v);
   if (cols) return colsApplies(pass, g, cols, subgroupsOf8());
   const wino = parseWinogradTile(v);
@@ -120,7 +138,8 @@ const CANDIDATES: Record<ConvPass, ConvVariant[]> = {
 export function convCandidates(pass: ConvPass, g: ConvGeometry): ConvVariant[] {
   const P = tileWidthFor(pass === 'backward-data' ? g.W : g.OW);
   const fitted = pass !== 'backward-weights' && P !== 8 ? [`direct-${P}x8s`, `direct-${P}x16s`] : [];
-  return [...CANDIDATES[pass], ...fitted].filter((v) => variantApplies(pass, g, v));
+  const phase = phaseGeometryOf(g) ? ['phase-winograd4-8x32v', 'phase-winograd4-4x32v', 'phase-winograd-8x32v'] : [];
+  return [...CANDIDATES[pass], ...fitted, ...phase].filter((v) => variantApplies(pass, g, v));
 }
 
 /**
@@ -141,6 +160,14 @@ export function tileWidthFor(width: number): number {
  */
 export function defaultConvVariant(pass: ConvPass, g: ConvGeometry): ConvVariant {
   if (convFlops(g) < 1e6) return 'gemm';
+  // stride 2 (kernels up to 6 taps): the 3x3 conv over the input's four phases where that one runs
+  // on Winograd (llvmpipe, the decoder's 5x5/2 shapes: forward 2.1-3.3x direct-8x8s, dx 1.9-2.8x
+  // direct-8x8sr, dw 2.1-2.4x direct-4x16sk1)
+  const pg = phaseGeometryOf(g);
+  if (pg) {
+    const inner = defaultConvVariant(pass, pg);
+    if (inner.startsWith('winograd') && variantApplies(pass, g, `phase-${inner}`)) return `phase-${inner}`;
+  }
   // a small output plane under a large kernel (fc6: 10x10 pixels, 25,088 taps each): the gradients as
   // one GEMM over the column matrix (llvmpipe, 512x10x10 -> 4096 7x7: dw 1.36-1.41x direct-4x16sk1,
   // dx 1.06-1.31x direct-10x8s; 64x10x10 -> 512: dw 1.07-1.17x, dx even; from 40x40 planes the

@@ -18,10 +18,12 @@ import { EXPR, fill, mapElementwise } from '../kernels/elementwise.ts';
 import { sumRaw } from '../kernels/reduce.ts';
 import { biasGradient, reluMask, reluMaskBiasGradient } from '../kernels/bias-grad.ts';
 import { directConvGrid, directInputGradientApplies, directConvKernel, directConvPackedKernel, directConvSubgroupKernel, directWeightKernel, packWeightsKernel, type WeightLayout, directWeightWorkgroupSize, directWorkgroupSize, type DirectGeometry, type DirectTile } from '../kernels/conv/direct.ts';
-import { convVariant, parseColsTile, parseTile, parseWinogradTile, registerConvTrial, type ConvVariant } from '../autotune.ts';
+import { convVariant, parseColsTile, parseTile, parseWinogradTile, phaseInner, registerConvTrial, type ConvVariant } from '../autotune.ts';
 import { winogradGeometryOf } from '../kernels/conv/winograd.ts';
 import { launchWinograd, launchWinogradWeightGrad } from './conv-winograd.ts';
 import { launchColsBackwardData, launchColsWeightGrad } from './conv-cols.ts';
+import { phaseMerge, phaseSplit, phaseWeightGrad, phaseWeights } from './conv-phase.ts';
+import { phaseGeometryOf } from '../kernels/conv/phase.ts';
 import { full } from '../creation.ts';
 import { keep } from '../scope.ts';
 
@@ -150,6 +152,17 @@ function geometryUniforms(g: ConvGeometry, N: number) {
 /** y = conv(x, w) + b (then ReLU with `relu`), with y [N, O, OH, OW] given; `variant` overrides the tuned choice. */
 export function launchConvForward(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, variant?: ConvVariant, relu = false): void {
   const v = variant ?? convVariant('forward', g);
+  const phase = phaseInner(v);
+  const pg = phase !== null ? phaseGeometryOf(g) : null;
+  if (phase !== null && pg) {
+    // a stride-2 conv as the 3x3 conv of its input's phases
+    const xp = phaseSplit(g, pg, x);
+    const wp = phaseWeights(g, w);
+    launchConvForward(pg, xp, wp, b, y, phase, relu);
+    xp.dispose();
+    wp.dispose();
+    return;
+  }
   const wino = parseWinogradTile(v);
   const wg = wino && winogradGeometryOf('forward', g);
   if (wino && wg) return launchWinograd(wg, g.N, x, w, { qStride: g.C * wg.K * wg.K, cStride: wg.K * wg.K, flip: false }, b, y, wino, relu);
@@ -351,6 +364,16 @@ export function launchConvBackwardData(g: ConvGeometry, dy: Tensor, w: Tensor, v
   const xs = g.C * g.H * g.W, ys = g.O * g.OH * g.OW;
   const oRanges = channelChunks(g.O, K);
   const v = variant ?? convVariant('backward-data', g);
+  const phase = phaseInner(v);
+  const pg = phase !== null ? phaseGeometryOf(g) : null;
+  if (phase !== null && pg) {
+    const wp = phaseWeights(g, w);
+    const dxp = launchConvBackwardData(pg, dy, wp, phase);
+    wp.dispose();
+    const dx = phaseMerge(g, pg, dxp);
+    dxp.dispose();
+    return dx;
+  }
   const cols = parseColsTile(v);
   if (cols) return sumInOrder(launchColsBackwardData(g, dy, w, cols));
   const wino = parseWinogradTile(v);
@@ -399,6 +422,16 @@ const TARGET_INVOCATIONS = 4096;
 /** dw [O, C, KH, KW] = conv2d's weight gradient for input x and output gradient dy. */
 export function launchConvBackwardWeight(g: ConvGeometry, x: Tensor, dy: Tensor, variant?: ConvVariant): Tensor {
   const v = variant ?? convVariant('backward-weights', g);
+  const phase = phaseInner(v);
+  const pg = phase !== null ? phaseGeometryOf(g) : null;
+  if (phase !== null && pg) {
+    const xp = phaseSplit(g, pg, x);
+    const dwp = launchConvBackwardWeight(pg, xp, dy, phase);
+    xp.dispose();
+    const dw = phaseWeightGrad(g, dwp);
+    dwp.dispose();
+    return dw;
+  }
   const cols = g.C * g.KH * g.KW;
   const shape = [g.O, g.C, g.KH, g.KW];
   const colsTile = parseColsTile(v);

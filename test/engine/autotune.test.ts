@@ -67,7 +67,13 @@ describe('conv autotuner', () => {
     const s2 = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 1, stride: 2 });
     const cands = convCandidates('backward-data', s2);
     expect(cands).toContain('direct-16x8');
-    expect(cands.filter((v) => v.endsWith('v'))).toEqual([]);
+    expect(cands.filter((v) => v.startsWith('direct') && v.endsWith('v'))).toEqual([]);
+    // and the phase form (a 3x3 conv over the input's phases) on Winograd tiles, where subgroups allow
+    const f = engine().acquired.features;
+    expect(cands.includes('phase-winograd4-8x32v')).toBe(f.subgroups && f.subgroupMinSize >= 8);
+    const d = defaultConvVariant('forward', conv2dGeometry([1, 64, 80, 80], [128, 64, 5, 5], { padding: 'same', stride: 2 }));
+    if (f.subgroups && f.subgroupMinSize >= 8) expect(d).toBe('phase-winograd4-8x32v');
+    else expect(d).not.toMatch(/^phase/);
     const dilated = conv2dGeometry([1, 8, 12, 12], [16, 8, 3, 3], { padding: 2, stride: 2, dilation: 2 });
     expect(convCandidates('backward-data', dilated)).toEqual(['gemm']);
   });

@@ -32,8 +32,17 @@ const cases: Case[] = [
   { n: 2, cin: 1, cout: 4, h: 2, w: 2, k: 5, stride: 2, mode: 'torch', pad: 2, outPad: 1 },
 ];
 
-describe.each(VARIANT_SETS)('convTranspose2d against the f64 reference (forward, dx, dw, db), variants $name', ({ name, set }) => {
-  for (const c of cases) {
+// The phase form of stride-2 convs (a 3x3 conv over the input's four phases, on Winograd tiles):
+// the stride-2 cases with kernels up to 5 taps (deconv5..2's 5x5 SAME, 3x3 with output padding).
+const phaseCase = (c: Case): boolean => c.stride === 2 && c.k > 1 && (c.dilation ?? 1) === 1;
+const PHASE_SETS = ['phase-winograd4-8x32v', 'phase-winograd-8x8'].map((v) => ({
+  name: v,
+  set: { forward: v, 'backward-data': v, 'backward-weights': v },
+  only: phaseCase,
+}));
+
+describe.each([...VARIANT_SETS.map((s) => ({ ...s, only: (_: Case) => true })), ...PHASE_SETS])('convTranspose2d against the f64 reference (forward, dx, dw, db), variants $name', ({ name, set, only }) => {
+  for (const c of cases.filter(only)) {
     const label = `x[${c.n},${c.cin},${c.h},${c.w}] k${c.k} -> ${c.cout} s${c.stride} ${c.mode} p${c.pad ?? 0} op${c.outPad ?? 0} d${c.dilation ?? 1}${c.bias ? ' bias' : ''}`;
     it(label, async () => {
       useVariants(set);

@@ -176,6 +176,28 @@ describe.each(['cols-4x32v', 'cols-8x32v'])('conv2d input and weight gradients o
   }
 });
 
+// Stride-2 convs in the phase form (a 3x3 stride-1 conv over the input's four phases, on a Winograd
+// tile): 3x3 SAME on odd sizes over a batch of 2, 5x5 with padding 2 and 'valid', and 5x5 over 32
+// channels (128 phase channels) with odd sizes and a batch of 2. Every pass runs the form here.
+const PHASE_CASES: Case[] = [
+  cases[3]!,
+  cases[6]!,
+  cases[10]!,
+  { n: 2, c: 32, h: 17, w: 14, o: 40, k: 5, stride: 2, pad: [1, 1, 1, 1] },
+];
+describe.each(['phase-winograd4-8x32v', 'phase-winograd-8x32v', 'phase-winograd-8x8'])('conv2d with stride 2 in the phase form, tile %s', (tile) => {
+  for (const c of PHASE_CASES) {
+    it(caseLabel(c), async () => {
+      const k = c.k as number;
+      const g = conv2dGeometry([c.n, c.c, c.h, c.w], [c.o, c.c, k, k], { stride: 2, padding: c.pad as Conv2dOptions['padding'] });
+      const f = engine().acquired.features;
+      const runs = tile.endsWith('8x8') || (f.subgroups && f.subgroupMinSize >= 8);
+      for (const pass of ['forward', 'backward-data', 'backward-weights'] as const) expect(variantApplies(pass, g, tile), pass).toBe(runs);
+      await checkUnbiasedConv(c, tile, { forward: tile, 'backward-data': tile, 'backward-weights': tile });
+    });
+  }
+});
+
 describe('direct conv variants are deterministic', () => {
   it('two runs of forward, dx and dw are bit-identical', async () => {
     useVariants(VARIANT_SETS[1]!.set);

@@ -9,38 +9,36 @@ import { Tensor } from '../tensor.ts';
 import { grid1d } from '../kernels/kernel.ts';
 import { maxBindingElements, pieces, windowOf } from '../kernels/binding.ts';
 import type { ConvGeometry } from '../kernels/conv2d.ts';
-import { phaseMergeKernel, phaseSplitKernel, phaseWeightGradKernel, phaseWeightsKernel } from '../kernels/conv/phase.ts';
+import { phaseCopyKernel, phaseWeightGradKernel, phaseWeightsKernel } from '../kernels/conv/phase.ts';
 
 const u32 = (v: number): number => v >>> 0; // offsets may wrap: the kernels' u32 arithmetic is modular
 
 /** Sample ranges whose x (xs elements each) and phase form (ps each) fit one binding. */
 const sampleRanges = (N: number, xs: number, ps: number) => pieces(N, Math.max(1, Math.floor(maxBindingElements() / Math.max(xs, ps))));
 
-/** xp [N, 4C, Hp, Wp]: the four phases of x [N, C, H, W] as channels. */
-export function phaseSplit(g: ConvGeometry, pg: ConvGeometry, x: Tensor): Tensor {
+/**
+ * 'split': xp [N, 4C, Hp, Wp], the four phases of x [N, C, H, W] as channels; 'merge': dx [N, C, H, W]
+ * from the phase form's input gradient. Per range of samples whose both sides fit one binding.
+ */
+function phaseCopy(g: ConvGeometry, pg: ConvGeometry, src: Tensor, direction: 'split' | 'merge'): Tensor {
   const xs = g.C * g.H * g.W, ps = pg.C * pg.H * pg.W;
-  const xp = Tensor.empty([g.N, pg.C, pg.H, pg.W], 'f32', 'conv input phases');
+  const split = direction === 'split';
+  const dst = split ? Tensor.empty([g.N, pg.C, pg.H, pg.W], 'f32', 'conv input phases') : Tensor.empty([g.N, g.C, g.H, g.W]);
+  const [x, xp] = split ? [src, dst] : [dst, src];
   for (const [n0, n1] of sampleRanges(g.N, xs, ps)) {
     const xw = windowOf(x.buffer, n0 * xs, n1 * xs);
     const pw = windowOf(xp.buffer, n0 * ps, n1 * ps);
     const count = (n1 - n0) * ps;
-    engine().dispatch(phaseSplitKernel(g), { count, xOff: u32(xw.first - n0 * xs), pOff: n0 * ps - pw.first }, [xw.slice, pw.slice], grid1d(count, 64));
+    engine().dispatch(phaseCopyKernel(g, direction), { count, xOff: u32(xw.first - n0 * xs), pOff: n0 * ps - pw.first }, split ? [xw.slice, pw.slice] : [pw.slice, xw.slice], grid1d(count, 64));
   }
-  return xp;
+  return dst;
 }
 
+/** xp [N, 4C, Hp, Wp]: the four phases of x [N, C, H, W] as channels. */
+export const phaseSplit = (g: ConvGeometry, pg: ConvGeometry, x: Tensor): Tensor => phaseCopy(g, pg, x, 'split');
+
 /** dx [N, C, H, W] from the phase form's input gradient dxp [N, 4C, Hp, Wp]. */
-export function phaseMerge(g: ConvGeometry, pg: ConvGeometry, dxp: Tensor): Tensor {
-  const xs = g.C * g.H * g.W, ps = pg.C * pg.H * pg.W;
-  const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
-  for (const [n0, n1] of sampleRanges(g.N, xs, ps)) {
-    const xw = windowOf(dx.buffer, n0 * xs, n1 * xs);
-    const pw = windowOf(dxp.buffer, n0 * ps, n1 * ps);
-    const count = (n1 - n0) * ps;
-    engine().dispatch(phaseMergeKernel(g), { count, xOff: u32(xw.first - n0 * xs), pOff: n0 * ps - pw.first }, [pw.slice, xw.slice], grid1d(count, 64));
-  }
-  return dx;
-}
+export const phaseMerge = (g: ConvGeometry, pg: ConvGeometry, dxp: Tensor): Tensor => phaseCopy(g, pg, dxp, 'merge');
 
 /** w' [O, 4C, 3, 3] from w [O, C, KH, KW]. */
 export function phaseWeights(g: ConvGeometry, w: Tensor): Tensor {

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
+import { hashValue } from '../reference/array.ts';
 import { tensor } from '../../engine/index.ts';
 import { keep } from '../../engine/scope.ts';
 import { Tensor } from '../../engine/tensor.ts';
@@ -17,14 +18,6 @@ import { winogradGeometryOf, winogradRangeTiles, winogradTiles } from '../../eng
 useEngine();
 
 const [C, H, W, O, K] = [64, 320, 320, 64, 5];
-
-/** A cheap deterministic value in [-0.5, 0.5). */
-function hashValue(i: number, seed: number): number {
-  let x = Math.imul(i ^ seed, 0x9e3779b1) >>> 0;
-  x = Math.imul(x ^ (x >>> 15), 0x85ebca77) >>> 0;
-  x ^= x >>> 13;
-  return (x >>> 0) / 4294967296 - 0.5;
-}
 
 describe('Winograd F(2x2,5x5) over a plane larger than one binding', () => {
   const g = conv2dGeometry([1, C, H, W], [O, C, K, K], { padding: 'same' });

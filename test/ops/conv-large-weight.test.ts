@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
+import { hashValue } from '../reference/array.ts';
 import { tensor } from '../../engine/index.ts';
 import { keep } from '../../engine/scope.ts';
 import { Tensor } from '../../engine/tensor.ts';
@@ -20,14 +21,6 @@ const eng = useEngine();
 
 const [C, H, W, K, O] = [512, 10, 10, 7, 1400];
 const KK = K * K;
-
-/** A cheap deterministic value in [-0.5, 0.5). */
-function hashValue(i: number, seed: number): number {
-  let x = Math.imul(i ^ seed, 0x9e3779b1) >>> 0;
-  x = Math.imul(x ^ (x >>> 15), 0x85ebca77) >>> 0;
-  x ^= x >>> 13;
-  return (x >>> 0) / 4294967296 - 0.5;
-}
 
 describe('conv2d with a weight larger than one binding', () => {
   it('gives the f64 answer around the channel-chunk boundary for gemm, direct and packed direct', async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useEngine } from '../helpers/gpu.ts';
+import { hashValue } from '../reference/array.ts';
 import { Tensor, tensor } from '../../engine/index.ts';
 import { maxBindingElements } from '../../engine/kernels/binding.ts';
 import { Adam, clipGradNorm } from '../../engine/optim/index.ts';
@@ -13,14 +14,6 @@ import { AdamRef, maxRelErr } from './reference.ts';
 const eng = useEngine();
 
 const N = 34_000_000;
-
-/** A cheap deterministic value in [-0.5, 0.5) for element i and a seed. */
-function hashValue(i: number, seed: number): number {
-  let x = Math.imul(i ^ seed, 0x9e3779b1) >>> 0;
-  x = Math.imul(x ^ (x >>> 15), 0x85ebca77) >>> 0;
-  x ^= x >>> 13;
-  return (x >>> 0) / 4294967296 - 0.5;
-}
 
 function filled(seed: number): Float32Array {
   const out = new Float32Array(N);

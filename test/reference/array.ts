@@ -120,3 +120,11 @@ export function unravel(flat: number, shape: readonly number[]): number[] {
   return idx;
 }
 
+
+/** A cheap deterministic value in [-0.5, 0.5) for element i (fills of 100+ MB tensors, where a seeded generator is slow). */
+export function hashValue(i: number, seed: number): number {
+  let x = Math.imul(i ^ seed, 0x9e3779b1) >>> 0;
+  x = Math.imul(x ^ (x >>> 15), 0x85ebca77) >>> 0;
+  x ^= x >>> 13;
+  return (x >>> 0) / 4294967296 - 0.5;
+}

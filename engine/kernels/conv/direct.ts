@@ -21,6 +21,7 @@
  * `directWeightKernel` computes a conv's weight gradient.
  */
 import type { KernelDef } from '../kernel.ts';
+import { flatIndex } from '../kernel.ts';
 
 /** Invocations per workgroup: up to 64, fewer when a launch has few pixel tiles (idle lanes still cost). */
 export function directWorkgroupSize(g: DirectGeometry, tile: DirectTile, N: number): number {
@@ -428,7 +429,7 @@ function makePackWeightsKernel(C: number, KH: number, KW: number, wl: WeightLayo
     body: `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
   if (i >= u.total) { return; }
   let q = i % ${TN}u;
   let r = i / ${TN}u;

@@ -49,50 +49,30 @@ function phaseIndex(g: ConvGeometry, Hp: number, Wp: number): string {
   let at = ((n * ${g.C}u + c) * ${g.H}u + min(iy, ${g.H - 1}u)) * ${g.W}u + min(ix, ${g.W - 1}u);`;
 }
 
-/** xp [N, 4C, Hp, Wp] from x [N, C, H, W] (zero past an odd edge). One invocation per element of xp. */
-export function phaseSplitKernel(g: ConvGeometry): KernelDef {
-  return memoized(`phaseSplit:${key(g)}`, () => {
+/**
+ * The copy between x [N, C, H, W] and its phase form [N, 4C, Hp, Wp], one invocation per element of
+ * the phase form: 'split' writes the phases of x (zero past an odd edge), 'merge' writes x (the
+ * input gradient) from the phase form's. The launch's samples: r counts from its first; xOff and
+ * pOff place the windows of x and of the phase form.
+ */
+export function phaseCopyKernel(g: ConvGeometry, direction: 'split' | 'merge'): KernelDef {
+  return memoized(`phaseCopy:${direction}:${key(g)}`, () => {
     const Hp = Math.ceil(g.H / 2), Wp = Math.ceil(g.W / 2);
+    const split = direction === 'split';
     return {
-      name: 'convPhaseSplit',
-      // the launch's samples: r counts from its first; xOff and pOff place x's and xp's windows
+      name: split ? 'convPhaseSplit' : 'convPhaseMerge',
       uniforms: [['count', 'u32'], ['xOff', 'u32'], ['pOff', 'u32']],
-      storage: [
-        ['x', 'read', 'array<f32>'],
-        ['xp', 'write', 'array<f32>'],
-      ],
+      storage: split
+        ? [['x', 'read', 'array<f32>'], ['xp', 'write', 'array<f32>']]
+        : [['xp', 'read', 'array<f32>'], ['x', 'write', 'array<f32>']],
       body: `
-// x [N,${g.C},${g.H},${g.W}] -> phases [N,${4 * g.C},${Hp},${Wp}]
+// x [N,${g.C},${g.H},${g.W}] ${split ? '->' : '<-'} phases [N,${4 * g.C},${Hp},${Wp}]
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = ${flatIndex(64)};
   if (r >= u.count) { return; }
 ${phaseIndex(g, Hp, Wp)}
-  xp[r + u.pOff] = select(0.0, x[at - u.xOff], inside);
-}`,
-    };
-  });
-}
-
-/** dx [N, C, H, W] from the phase form's input gradient dxp [N, 4C, Hp, Wp]. One invocation per element of dxp. */
-export function phaseMergeKernel(g: ConvGeometry): KernelDef {
-  return memoized(`phaseMerge:${key(g)}`, () => {
-    const Hp = Math.ceil(g.H / 2), Wp = Math.ceil(g.W / 2);
-    return {
-      name: 'convPhaseMerge',
-      uniforms: [['count', 'u32'], ['xOff', 'u32'], ['pOff', 'u32']],
-      storage: [
-        ['dxp', 'read', 'array<f32>'],
-        ['dx', 'write', 'array<f32>'],
-      ],
-      body: `
-// phases [N,${4 * g.C},${Hp},${Wp}] -> dx [N,${g.C},${g.H},${g.W}]
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = ${flatIndex(64)};
-  if (r >= u.count) { return; }
-${phaseIndex(g, Hp, Wp)}
-  if (inside) { dx[at - u.xOff] = dxp[r + u.pOff]; }
+  ${split ? 'xp[r + u.pOff] = select(0.0, x[at - u.xOff], inside);' : 'if (inside) { x[at - u.xOff] = xp[r + u.pOff]; }'}
 }`,
     };
   });

@@ -18,6 +18,7 @@
  * results are bit-identical run to run.
  */
 import type { KernelDef } from '../kernel.ts';
+import { flatIndex } from '../kernel.ts';
 import { maxBindingElements } from '../binding.ts';
 import type { ConvGeometry } from '../conv2d.ts';
 import { memoized, type WeightLayout } from './direct.ts';
@@ -167,7 +168,7 @@ export function winogradWeightKernel(C: number, O: number, Op: number, wl: Weigh
       body: `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
   if (i >= ${C * Op}u) { return; }
   let o = i % ${Op}u;
   let c = i / ${Op}u;
@@ -217,7 +218,7 @@ export function winogradInputKernel(g: WinogradGeometry, xStride: number, Cp?: n
 // x [N,${C},${H},${W}], tiles of ${m}x${m} outputs ${TH}x${TW} per sample, padding ${PT},${PL}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
 ${index}
   let tx = tc % ${TW}u;
   let r = tc / ${TW}u;
@@ -330,7 +331,7 @@ fn act(v: f32) -> f32 {
 // y [N,${O},${OH},${OW}] from tiles ${TH}x${TW} per sample
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
   if (i >= ${O}u * u.tiles) { return; }
   let t = i % u.tiles;
   let o = i / u.tiles;
@@ -420,7 +421,7 @@ export function winogradOutputGradKernel(g: WinogradGeometry, Op: number, m: 2 |
 // dy [N,${O},${OH},${OW}] in ${m}x${m} blocks ${TH}x${TW} per sample
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
   if (i >= u.tiles * ${Op}u) { return; }
   let t = u.t0 + i / ${Op}u;
   let live = i % ${Op}u < ${O}u;
@@ -455,7 +456,7 @@ export function winogradWeightGradKernel(C: number, O: number, Op: number, Cp: n
       body: `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = ${flatIndex(64)};
   if (i >= ${O * C}u) { return; }
   let mb = (i / ${C}u) * ${Cp}u + i % ${C}u;
 ${R.flatMap((a) => R.map((b) => `  let m${a}_${b} = M[${(A * a + b) * Op * Cp}u + mb];`)).join('\n')}

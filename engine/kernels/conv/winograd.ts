@@ -11,7 +11,11 @@
  * of 36: the GEMM does 2.25x less arithmetic than the direct kernels, and its inner loop (P tiles
  * x TN channels per invocation, V read as vec4s, U shared through the subgroup as in
  * directConvSubgroupKernel) is as load-lean as theirs. The transforms are adds only; V and M cost
- * 4x the input's and output's memory (the launcher splits the batch so each fits one binding).
+ * 4x the input's and output's memory (the launcher runs ranges of tiles so each fits one binding).
+ *
+ * The same kernels are generated for F(4x4,3x3) (tile.m = 4: 6x6 patches, 36 GEMMs, 2.25
+ * multiplies per output and channel pair; the points 0, +-1, +-2 and infinity) and for F(2x2,5x5)
+ * (5x5 kernels: the same 6x6 data transform, its own G and A^T).
  *
  * The same kernels compute a stride-1 conv's input gradient (a conv of dy with the transposed,
  * flipped weights, padding mirrored: the WeightLayout of direct.ts). Sums run in a fixed order:

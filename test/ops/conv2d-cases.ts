@@ -6,7 +6,6 @@ import { checkOp } from '../helpers/op-check.ts';
 import { conv2d as refConv, conv2dBackward, tfConv2dOpts, type Conv2dOpts } from '../reference/conv2d.ts';
 import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
 
-
 export interface Case {
   n: number; c: number; h: number; w: number; o: number; k: number | [number, number];
   stride?: number; dilation?: number; pad?: [number, number, number, number] | 'same' | 'valid'; bias?: boolean;
@@ -17,6 +16,11 @@ export function refOpts(c: Case): Conv2dOpts {
   const s = c.stride ?? 1, d = c.dilation ?? 1;
   if (c.pad === 'same' || c.pad === 'valid') return tfConv2dOpts(c.pad, [c.h, c.w], [kh, kw], [s, s], [d, d]);
   return { stride: [s, s], dilation: [d, d], padding: c.pad ?? [0, 0, 0, 0] };
+}
+
+/** The engine's options for a case (its padding names pass through as they are). */
+export function gpuOpts(c: Case): Conv2dOptions {
+  return { stride: c.stride ?? 1, dilation: c.dilation ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
 }
 
 export const cases: Case[] = [
@@ -46,7 +50,7 @@ export async function checkUnbiasedConv(c: Case, name: string, set: VariantSet):
   useVariants(set);
   const ro = refOpts(c);
   const k = c.k as number;
-  const opts: Conv2dOptions = { stride: c.stride ?? 1, dilation: c.dilation ?? 1, padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0) };
+  const opts = gpuOpts(c);
   await checkOp({
     op: 'conv2d',
     label: `${name} ${caseLabel(c)}`,

@@ -5,8 +5,8 @@ import { useEngine } from '../helpers/gpu.ts';
 import { VARIANT_SETS, useVariants } from '../helpers/conv-variants.ts';
 import { checkOp } from '../helpers/op-check.ts';
 import { conv2d as refConv, conv2dBackward } from '../reference/conv2d.ts';
-import { conv2d, type Conv2dOptions } from '../../engine/ops/conv.ts';
-import { cases, refOpts } from './conv2d-cases.ts';
+import { conv2d } from '../../engine/ops/conv.ts';
+import { cases, gpuOpts, refOpts } from './conv2d-cases.ts';
 
 // Every variant set over every case (the tiles' own cases: conv2d-direct-tiles, conv2d-winograd,
 // conv2d-cols-phase).
@@ -19,11 +19,7 @@ describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, 
       useVariants(set);
       const ro = refOpts(c);
       const [kh, kw] = typeof c.k === 'number' ? [c.k, c.k] : c.k;
-      const gpuOpts: Conv2dOptions = {
-        stride: c.stride ?? 1,
-        dilation: c.dilation ?? 1,
-        padding: c.pad === 'same' || c.pad === 'valid' ? c.pad : (c.pad ?? 0),
-      };
+      const opts = gpuOpts(c);
       const inputs = [
         { shape: [c.n, c.c, c.h, c.w], grad: true },
         { shape: [c.o, c.c, kh, kw], grad: true },
@@ -33,7 +29,7 @@ describe.each(VARIANT_SETS)('conv2d against the f64 reference (forward, dx, dw, 
         op: 'conv2d',
         label: `${label} [${name}]`,
         inputs,
-        gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, gpuOpts),
+        gpu: ([x, w, b]) => conv2d(x!, w!, b ?? null, opts),
         ref: ([x, w, b]) => refConv(x!, w!, b ?? null, ro),
         refBackward: ([x, w], dy) => {
           const g = conv2dBackward(x!, w!, dy, ro, !!c.bias);
